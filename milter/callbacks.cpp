@@ -1,0 +1,225 @@
+// callbacks: per-connection state behind smfi_setpriv, macro translation, and the reply.
+#include "callbacks.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
+#include <exception>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include "explain.hpp"
+#include "log.hpp"
+
+namespace relaymilter {
+
+namespace {
+
+const LivePolicy* g_live = nullptr;
+
+// What one SMTP connection has told us so far.
+struct Session {
+    std::shared_ptr<const Policy> policy;
+    uint64_t policy_version = 0;
+    unsigned long steps = 0;  // protocol steps agreed with the MTA (SMFIP_*)
+    std::optional<IpAddress> client;
+    std::string client_name;
+    std::optional<IpAddress> listener;
+    std::string login;
+    std::string from;
+    bool broken = false;  // a no-reply step failed: refuse to decide rather than guess
+};
+
+// Protocol steps we do not need: the MTA skips them, and sends no reply round trip for
+// connect and MAIL (we answer RCPT only).
+constexpr unsigned long kStepsWanted = SMFIP_NOHELO | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY |
+                                       SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_CONN | SMFIP_NR_MAIL;
+
+// The macros the policy reads, asked for by name so a trimmed MTA macro list still sends them.
+char kConnectMacros[] = "{daemon_addr} {if_addr}";
+char kMailMacros[] = "{auth_authen} {auth_type}";
+
+Session* session_of(SMFICTX* ctx) { return static_cast<Session*>(smfi_getpriv(ctx)); }
+
+sfsistat no_reply_or_continue(const Session* session, unsigned long flag) {
+    return session && (session->steps & flag) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+std::string macro(SMFICTX* ctx, const char* name) {
+    const char* value = smfi_getsymval(ctx, const_cast<char*>(name));
+    return value ? std::string(value) : std::string();
+}
+
+std::optional<IpAddress> address_of(const sockaddr* sa) {
+    if (!sa) return std::nullopt;
+    if (sa->sa_family == AF_INET) {
+        sockaddr_in sin{};
+        std::memcpy(&sin, sa, sizeof sin);
+        return IpAddress::from_v4(ntohl(sin.sin_addr.s_addr));
+    }
+    if (sa->sa_family == AF_INET6) {
+        sockaddr_in6 sin6{};
+        std::memcpy(&sin6, sa, sizeof sin6);
+        return IpAddress::from_v6_bytes(sin6.sin6_addr.s6_addr);
+    }
+    return std::nullopt;
+}
+
+// Sendmail's {if_addr} (may read "IPv6:..."; unset for loopback clients), else {daemon_addr}
+// (Postfix: the address the client reached; Sendmail: the listening one, maybe a wildcard).
+std::optional<IpAddress> listener_of(SMFICTX* ctx) {
+    for (const char* name : {"{if_addr}", "{daemon_addr}"}) {
+        std::string value = macro(ctx, name);
+        if (value.empty()) continue;
+        if (auto address = IpAddress::parse_tagged(value)) return address;
+    }
+    return std::nullopt;
+}
+
+std::string percent_doubled(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        out += c;
+        if (c == '%') out += '%';
+    }
+    return out;
+}
+
+void log_refusal(const Session& s, const char* rcpt, Rule rule, bool dry_run) {
+    std::string line = dry_run ? "would-reject: " : "reject: ";
+    line += "client=" + log_safe(s.client_name.empty() ? "unknown" : s.client_name) + "[" +
+            (s.client ? s.client->to_string() : std::string("unknown")) + "]";
+    line += " listener=" + (s.listener ? s.listener->to_string() : std::string("-"));
+    line += " auth=" + (s.login.empty() ? std::string("-") : log_safe(s.login));
+    line += " from=" + log_safe(bracketed(s.from));
+    line += " to=" + log_safe(bracketed(rcpt));
+    line += " rule=" + std::string(rule_name(rule));
+    log_line(LOG_NOTICE, line);
+}
+
+// The one place a decision becomes a milter answer.
+sfsistat answer(SMFICTX* ctx, Session& s, const char* rcpt, const Decision& decision) {
+    if (decision.verdict == Verdict::accept) return SMFIS_CONTINUE;
+    if (decision.verdict == Verdict::tempfail) return SMFIS_TEMPFAIL;
+    const Policy& policy = *s.policy;
+    const bool dry_run = policy.mode() == Mode::dry_run;
+    log_refusal(s, rcpt, decision.rule, dry_run);
+    if (dry_run) return SMFIS_CONTINUE;
+    const Reply& reply = policy.reject_reply();
+    std::string text = percent_doubled(reply.text);
+    if (smfi_setreply(ctx, const_cast<char*>(reply.code.c_str()),
+                      reply.enhanced.empty() ? nullptr : const_cast<char*>(reply.enhanced.c_str()),
+                      text.data()) != MI_SUCCESS) {
+        log_line(LOG_WARNING, "smfi_setreply failed; the MTA's default refusal is used");
+    }
+    return SMFIS_REJECT;
+}
+
+sfsistat failed(const char* where, const std::exception* e) {
+    log_line(LOG_ERR, std::string(where) + ": internal error (" + (e ? e->what() : "unknown") +
+                          "); answering tempfail");
+    return SMFIS_TEMPFAIL;
+}
+
+sfsistat on_negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps, unsigned long, unsigned long,
+                      unsigned long* want_actions, unsigned long* want_steps, unsigned long* want_2,
+                      unsigned long* want_3) {
+    try {
+        auto* session = session_of(ctx);
+        if (!session) {
+            session = new Session();
+            smfi_setpriv(ctx, session);
+        }
+        session->steps = steps & kStepsWanted;
+        *want_actions = actions & SMFIF_SETSYMLIST;
+        *want_steps = session->steps;
+        *want_2 = 0;
+        *want_3 = 0;
+        if (actions & SMFIF_SETSYMLIST) {
+            smfi_setsymlist(ctx, SMFIM_CONNECT, kConnectMacros);
+            smfi_setsymlist(ctx, SMFIM_ENVFROM, kMailMacros);
+        }
+        return SMFIS_CONTINUE;
+    } catch (const std::exception& e) {
+        return failed("negotiate", &e);
+    } catch (...) {
+        return failed("negotiate", nullptr);
+    }
+}
+
+sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
+    Session* session = session_of(ctx);
+    try {
+        if (!session) {  // an MTA that does not negotiate (milter protocol 2)
+            session = new Session();
+            smfi_setpriv(ctx, session);
+        }
+        session->client = address_of(hostaddr);
+        session->client_name = hostname ? hostname : "";
+        session->listener = listener_of(ctx);
+        return no_reply_or_continue(session, SMFIP_NR_CONN);
+    } catch (const std::exception& e) {
+        if (session) session->broken = true;
+        return session && (session->steps & SMFIP_NR_CONN) ? SMFIS_NOREPLY : failed("connect", &e);
+    } catch (...) {
+        if (session) session->broken = true;
+        return session && (session->steps & SMFIP_NR_CONN) ? SMFIS_NOREPLY : failed("connect", nullptr);
+    }
+}
+
+sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
+    Session* session = session_of(ctx);
+    try {
+        if (!session) throw std::runtime_error("MAIL before connect");
+        session->from = argv && argv[0] ? argv[0] : "";
+        session->login = macro(ctx, "{auth_authen}");
+        return no_reply_or_continue(session, SMFIP_NR_MAIL);
+    } catch (const std::exception& e) {
+        if (session) session->broken = true;
+        return session && (session->steps & SMFIP_NR_MAIL) ? SMFIS_NOREPLY : failed("mail", &e);
+    } catch (...) {
+        if (session) session->broken = true;
+        return session && (session->steps & SMFIP_NR_MAIL) ? SMFIS_NOREPLY : failed("mail", nullptr);
+    }
+}
+
+sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
+    try {
+        Session* session = session_of(ctx);
+        if (!session || session->broken) throw std::runtime_error("no usable session state");
+        const char* rcpt = argv && argv[0] ? argv[0] : "";
+        g_live->refresh(session->policy, session->policy_version);
+        const Client client{session->client, session->listener, session->login};
+        return answer(ctx, *session, rcpt, session->policy->decide(client, rcpt));
+    } catch (const std::exception& e) {
+        return failed("rcpt", &e);
+    } catch (...) {
+        return failed("rcpt", nullptr);
+    }
+}
+
+sfsistat on_close(SMFICTX* ctx) {
+    delete session_of(ctx);
+    smfi_setpriv(ctx, nullptr);
+    return SMFIS_CONTINUE;
+}
+
+}  // namespace
+
+smfiDesc milter_description(const LivePolicy& live) {
+    g_live = &live;
+    smfiDesc desc{};
+    desc.xxfi_name = const_cast<char*>("relaymilter");
+    desc.xxfi_version = SMFI_VERSION;
+    desc.xxfi_flags = SMFIF_NONE;
+    desc.xxfi_connect = on_connect;
+    desc.xxfi_envfrom = on_envfrom;
+    desc.xxfi_envrcpt = on_envrcpt;
+    desc.xxfi_close = on_close;
+    desc.xxfi_negotiate = on_negotiate;
+    return desc;
+}
+
+}  // namespace relaymilter

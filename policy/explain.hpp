@@ -1,0 +1,21 @@
+// explain: the --explain answer for one recipient, in words an admin can act on:
+//   REJECT <user@example.net> rule=default reply="550 5.7.1 Relaying prohibited" why="..."
+// It reads the conf's rule lists (with their lines) to name the rule that matched.
+// Offline only: the daemon logs decisions, it does not explain them.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "conf.hpp"
+#include "policy.hpp"
+
+namespace relaymilter {
+
+[[nodiscard]] std::string explain(const Conf& conf, const Policy& policy, const Client& client,
+                                  std::string_view recipient);
+
+// "<addr>" for an address given with or without angle brackets.
+[[nodiscard]] std::string bracketed(std::string_view address);
+
+}  // namespace relaymilter

@@ -1,0 +1,167 @@
+// net_table: building the segment index (a sweep over interval ends) and looking addresses up.
+#include "net_table.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <limits>
+
+namespace relaymilter {
+
+namespace {
+
+template <typename Key>
+constexpr unsigned kKeyBits = std::numeric_limits<Key>::digits;
+
+template <typename Key>
+unsigned bit_width_of(Key value) {
+    if constexpr (std::is_same_v<Key, uint128>) {
+        auto high = static_cast<uint64_t>(value >> 64);
+        return high ? 64 + static_cast<unsigned>(std::bit_width(high))
+                    : static_cast<unsigned>(std::bit_width(static_cast<uint64_t>(value)));
+    } else {
+        return static_cast<unsigned>(std::bit_width(value));
+    }
+}
+
+constexpr unsigned kMaxBucketBits = 22;
+
+}  // namespace
+
+template <typename Key>
+void SegmentIndex<Key>::build(std::vector<Interval> intervals) {
+    struct Event {
+        Key at;
+        int8_t delta;
+        uint8_t bit;
+    };
+    std::vector<Event> events;
+    events.reserve(intervals.size() * 2 * 2);
+    for (const Interval& in : intervals) {
+        for (uint8_t bit = 0; bit < 8; ++bit) {
+            if (!(in.tags & (1u << bit))) continue;
+            events.push_back({in.first, +1, bit});
+            if (in.last != std::numeric_limits<Key>::max()) events.push_back({static_cast<Key>(in.last + 1), -1, bit});
+        }
+    }
+    intervals.clear();
+    intervals.shrink_to_fit();
+    std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) { return a.at < b.at; });
+
+    starts_.assign(1, Key{0});
+    tags_.assign(1, RuleTags{0});
+    std::array<uint32_t, 8> open{};
+    for (size_t i = 0; i < events.size();) {
+        Key at = events[i].at;
+        for (; i < events.size() && events[i].at == at; ++i) {
+            open[events[i].bit] = static_cast<uint32_t>(static_cast<int64_t>(open[events[i].bit]) + events[i].delta);
+        }
+        RuleTags now = 0;
+        for (unsigned bit = 0; bit < 8; ++bit) {
+            if (open[bit]) now = static_cast<RuleTags>(now | (1u << bit));
+        }
+        if (now == tags_.back()) continue;
+        if (starts_.back() == at) {  // only at key 0
+            tags_.back() = now;
+            if (tags_.size() >= 2 && tags_[tags_.size() - 2] == now) {
+                starts_.pop_back();
+                tags_.pop_back();
+            }
+        } else {
+            starts_.push_back(at);
+            tags_.push_back(now);
+        }
+    }
+    starts_.shrink_to_fit();
+    tags_.shrink_to_fit();
+
+    bucket_begin_.clear();
+    if (starts_.size() < 2) return;
+    const Key low = starts_[1];
+    const Key high = starts_.back();
+    const unsigned span_bits = bit_width_of<Key>(low ^ high);
+    unsigned bucket_bits = std::min<unsigned>(
+        {static_cast<unsigned>(std::bit_width(starts_.size()) - 1), kMaxBucketBits, span_bits});
+    shift_ = span_bits - bucket_bits;
+    base_ = span_bits >= kKeyBits<Key> ? Key{0} : static_cast<Key>(low & ~((Key{1} << span_bits) - 1));
+    const size_t buckets = size_t{1} << bucket_bits;
+    bucket_begin_.resize(buckets + 1);
+    size_t count = 0;
+    for (size_t b = 0; b < buckets; ++b) {
+        Key first_key = static_cast<Key>(base_ + (static_cast<Key>(b) << shift_));
+        while (count < starts_.size() && starts_[count] <= first_key) ++count;
+        bucket_begin_[b] = static_cast<uint32_t>(count);
+    }
+    bucket_begin_[buckets] = static_cast<uint32_t>(starts_.size());
+}
+
+template <typename Key>
+RuleTags SegmentIndex<Key>::lookup(Key key) const {
+    if (bucket_begin_.empty()) return tags_[0];
+    if (key < base_) return tags_[0];
+    const Key bucket = static_cast<Key>((key - base_) >> shift_);
+    if (bucket >= bucket_begin_.size() - 1) return tags_.back();
+    const size_t b = static_cast<size_t>(bucket);
+    const Key* first = starts_.data() + bucket_begin_[b];
+    const Key* last = starts_.data() + bucket_begin_[b + 1];
+    const Key* after = std::upper_bound(first, last, key);  // first start above key
+    return tags_[static_cast<size_t>(after - starts_.data()) - 1];
+}
+
+template <typename Key>
+size_t SegmentIndex<Key>::bytes() const {
+    return starts_.capacity() * sizeof(Key) + tags_.capacity() + bucket_begin_.capacity() * sizeof(uint32_t);
+}
+
+template <typename Key>
+bool SegmentIndex<Key>::all_tagged(RuleTags tag) const {
+    return std::all_of(tags_.begin(), tags_.end(), [tag](RuleTags t) { return (t & tag) != 0; });
+}
+
+template class SegmentIndex<uint32_t>;
+template class SegmentIndex<uint128>;
+
+NetTable::NetTable(std::span<const TaggedNet> rules) {
+    constexpr uint128 v4_first = kV4MappedBase;
+    constexpr uint128 v4_last = kV4MappedBase | 0xffffffffu;
+    std::vector<SegmentIndex<uint32_t>::Interval> v4;
+    std::vector<SegmentIndex<uint128>::Interval> v6;
+    for (const TaggedNet& rule : rules) {
+        if (!rule.net.is_prefix()) {
+            irregular_.push_back(rule);
+            continue;
+        }
+        uint128 first = rule.net.first();
+        uint128 last = rule.net.last();
+        if (first <= v4_last && last >= v4_first) {  // the IPv4 part, in IPv4's own index
+            v4.push_back({static_cast<uint32_t>(std::max(first, v4_first)),
+                          static_cast<uint32_t>(std::min(last, v4_last)), rule.tags});
+        }
+        if (first < v4_first || last > v4_last) v6.push_back({first, last, rule.tags});
+    }
+    v4_.build(std::move(v4));
+    v6_.build(std::move(v6));
+    irregular_.shrink_to_fit();
+}
+
+RuleTags NetTable::lookup(const IpAddress& address) const {
+    RuleTags tags = address.is_v4() ? v4_.lookup(address.v4()) : v6_.lookup(address.bits());
+    for (const TaggedNet& rule : irregular_) {
+        if (rule.net.contains(address)) tags = static_cast<RuleTags>(tags | rule.tags);
+    }
+    return tags;
+}
+
+size_t NetTable::bytes() const {
+    return sizeof(*this) + v4_.bytes() + v6_.bytes() + irregular_.capacity() * sizeof(TaggedNet);
+}
+
+bool NetTable::covers_all_v4(RuleTags tag) const {
+    // Irregular masks cover everything only when empty, and an empty mask is a prefix (/0):
+    // the segment index alone decides.
+    return v4_.all_tagged(tag);
+}
+
+bool NetTable::covers_all_v6(RuleTags tag) const { return v6_.all_tagged(tag); }
+
+}  // namespace relaymilter

@@ -1,0 +1,67 @@
+// net_table: which kinds of NET rule (deny-net, allow-net, internal-address) cover an address.
+// Built once from the rule list, then read-only and shared by every session without a lock.
+// Prefix rules become sorted address segments with a bucket index on top, so a lookup reads a
+// few cache lines whether there are ten rules or a million. Exchange-style non-contiguous masks
+// (255.0.255.0) cannot be segmented and are checked one by one; admins write few of them.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "net.hpp"
+
+namespace relaymilter {
+
+using RuleTags = uint8_t;  // one bit per rule kind, e.g. 1 = deny-net, 2 = allow-net
+
+struct TaggedNet {
+    Net net;
+    RuleTags tags;
+};
+
+// Sorted segments of one key space: segment i is [starts[i], starts[i+1]) and carries tags[i].
+template <typename Key>
+class SegmentIndex {
+public:
+    struct Interval {
+        Key first;
+        Key last;
+        RuleTags tags;
+    };
+    void build(std::vector<Interval> intervals);
+    [[nodiscard]] RuleTags lookup(Key key) const;
+    [[nodiscard]] size_t bytes() const;
+    [[nodiscard]] size_t segments() const { return starts_.size(); }
+    // Whether every key carries `tag`.
+    [[nodiscard]] bool all_tagged(RuleTags tag) const;
+
+private:
+    std::vector<Key> starts_{Key{0}};
+    std::vector<RuleTags> tags_{RuleTags{0}};
+    // bucket b covers keys [base_ + (b << shift_), base_ + ((b + 1) << shift_)); bucket_begin_[b]
+    // is how many segment starts lie at or below the bucket's first key.
+    Key base_ = 0;
+    unsigned shift_ = 0;
+    std::vector<uint32_t> bucket_begin_;
+};
+
+class NetTable {
+public:
+    NetTable() = default;
+    explicit NetTable(std::span<const TaggedNet> rules);
+
+    // The union of the tags of every rule that contains the address.
+    [[nodiscard]] RuleTags lookup(const IpAddress& address) const;
+    [[nodiscard]] size_t bytes() const;
+    // Whether the rules carrying `tag` together cover every IPv4 or every IPv6 address.
+    [[nodiscard]] bool covers_all_v4(RuleTags tag) const;
+    [[nodiscard]] bool covers_all_v6(RuleTags tag) const;
+
+private:
+    SegmentIndex<uint32_t> v4_;
+    SegmentIndex<uint128> v6_;
+    std::vector<TaggedNet> irregular_;  // non-contiguous masks
+};
+
+}  // namespace relaymilter

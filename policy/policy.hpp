@@ -1,0 +1,96 @@
+// policy: the relay decision, Exchange "Routing Restrictions" style, per recipient:
+//   1. local-domain: a local domain (or no domain) and no routing -> accept
+//   2. deny-net: the client is in a deny-net -> reject
+//   3. authenticated / allow-net / internal-address -> accept
+//   4. default -> reject with reject-reply
+// The envelope sender plays no part: a null sender gets no exemption.
+// Plain values in, a decision out: no libmilter, no logging, no clock. Immutable once built,
+// so any number of sessions may share one without a lock.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conf.hpp"
+#include "ip_address.hpp"
+#include "local_domains.hpp"
+#include "net_table.hpp"
+#include "recipient.hpp"
+
+namespace relaymilter {
+
+enum class Verdict { accept, reject, tempfail };
+enum class Rule { local_domain, deny_net, authenticated, allow_net, internal_address, default_rule };
+
+[[nodiscard]] std::string_view rule_name(Rule rule);
+[[nodiscard]] std::string_view verdict_name(Verdict verdict);
+
+// What is known of the SMTP client when a recipient arrives.
+struct Client {
+    std::optional<IpAddress> address;   // unknown when the MTA did not say
+    std::optional<IpAddress> listener;  // the server address it connected to, when known
+    std::string_view login;             // SMTP AUTH login; empty when not authenticated
+};
+
+struct Decision {
+    Verdict verdict;
+    Rule rule;
+    friend bool operator==(const Decision&, const Decision&) = default;
+};
+
+// Tags of the NET rule kinds in the policy's one NetTable.
+inline constexpr RuleTags kDenyNet = 1;
+inline constexpr RuleTags kAllowNet = 2;
+inline constexpr RuleTags kInternalAddress = 4;
+
+class Policy {
+public:
+    struct Counts {
+        size_t local_domains = 0;
+        size_t allow_nets = 0;
+        size_t deny_nets = 0;
+        size_t internal_addresses = 0;
+    };
+
+    // The policy for `conf`, or nullptr with the reasons appended to `errors`.
+    [[nodiscard]] static std::shared_ptr<const Policy> build(const Conf& conf, std::vector<ConfError>& errors);
+
+    [[nodiscard]] Decision decide(const Client& client, std::string_view recipient) const;
+    [[nodiscard]] Decision decide(const Client& client, const Recipient& recipient) const;
+    // Whether the recipient is delivered here rather than relayed (step 1 alone).
+    [[nodiscard]] bool is_local(const Recipient& recipient) const;
+    // The deny/allow/internal tags that apply to this client (steps 2-3 without the login).
+    [[nodiscard]] RuleTags client_tags(const Client& client) const;
+
+    [[nodiscard]] const Reply& reject_reply() const { return reject_reply_; }
+    [[nodiscard]] Mode mode() const { return mode_; }
+    [[nodiscard]] bool allow_authenticated() const { return allow_authenticated_; }
+    [[nodiscard]] const Counts& counts() const { return counts_; }
+    // "2 local-domain, 3 allow-net, 1 deny-net, 0 internal-address, allow-authenticated=yes, mode=enforce"
+    [[nodiscard]] std::string summary() const;
+    // Memory held by the rule tables.
+    [[nodiscard]] size_t bytes() const { return local_domains_.bytes() + nets_.bytes(); }
+
+private:
+    Policy() = default;
+
+    LocalDomains local_domains_;
+    NetTable nets_;
+    bool allow_authenticated_ = true;
+    Reply reject_reply_;
+    Mode mode_ = Mode::enforce;
+    Counts counts_;
+};
+
+// Reads the conf at `path` and builds its policy; both set only when there are no errors.
+struct LoadedPolicy {
+    std::optional<Conf> conf;
+    std::shared_ptr<const Policy> policy;
+    std::vector<ConfError> errors;
+};
+[[nodiscard]] LoadedPolicy load_policy(const std::string& path);
+
+}  // namespace relaymilter

@@ -1,0 +1,164 @@
+// Tests for policy/policy: each step of the decision order, the classic open-relay recipient
+// forms, null senders, IPv6 and mapped clients, listeners.
+#include <catch2/catch.hpp>
+
+#include "policy.hpp"
+
+using namespace relaymilter;
+
+namespace {
+
+std::shared_ptr<const Policy> policy_from(const std::string& text) {
+    ConfResult read = parse_conf(text, "test.conf");
+    INFO((read.errors.empty() ? std::string() : read.errors[0].to_string()));
+    REQUIRE(read.conf);
+    std::vector<ConfError> errors;
+    auto policy = Policy::build(*read.conf, errors);
+    REQUIRE(policy);
+    return policy;
+}
+
+std::optional<IpAddress> ip(const char* text) {
+    if (!text) return std::nullopt;
+    auto a = IpAddress::parse(text);
+    REQUIRE(a);
+    return a;
+}
+
+const char* kConf =
+    "local-domain = example.com\n"
+    "local-domain = .example.com\n"
+    "local-domain = [192.0.2.25]\n"
+    "allow-net = 192.168.1.0;255.255.255.0\n"
+    "allow-net = 2001:db8:1::/48\n"
+    "allow-net = 10.0.0.0/8\n"
+    "internal-address = 192.0.2.26\n"
+    "internal-address = 2001:db8:ffff::26\n"
+    "deny-net = 10.66.0.0/16\n"
+    "deny-net = 2001:db8:1:66::/64\n";
+
+}  // namespace
+
+TEST_CASE("The decision follows the documented order", "[policy]") {
+    auto policy = policy_from(kConf);
+    struct Row {
+        const char* label;
+        const char* client;
+        const char* listener;
+        const char* login;
+        const char* rcpt;
+        Verdict verdict;
+        Rule rule;
+    };
+    const Row rows[] = {
+        {"outside client, local recipient", "203.0.113.9", nullptr, "", "<user@example.com>", Verdict::accept, Rule::local_domain},
+        {"outside client, subdomain recipient", "203.0.113.9", nullptr, "", "<user@mx.example.com>", Verdict::accept, Rule::local_domain},
+        {"outside client, no domain", "203.0.113.9", nullptr, "", "<postmaster>", Verdict::accept, Rule::local_domain},
+        {"outside client, foreign recipient", "203.0.113.9", nullptr, "", "<user@example.net>", Verdict::reject, Rule::default_rule},
+        {"look-alike domain is foreign", "203.0.113.9", nullptr, "", "<user@example.com.evil.test>", Verdict::reject, Rule::default_rule},
+        {"authenticated relays", "203.0.113.9", nullptr, "alice", "<user@example.net>", Verdict::accept, Rule::authenticated},
+        {"allow-net Exchange form", "192.168.1.7", nullptr, "", "<user@example.net>", Verdict::accept, Rule::allow_net},
+        {"allow-net CIDR", "10.1.2.3", nullptr, "", "<user@example.net>", Verdict::accept, Rule::allow_net},
+        {"allow-net IPv6", "2001:db8:1::7", nullptr, "", "<user@example.net>", Verdict::accept, Rule::allow_net},
+        {"allow-net via mapped client", "::ffff:192.168.1.7", nullptr, "", "<user@example.net>", Verdict::accept, Rule::allow_net},
+        {"internal listener", "203.0.113.9", "192.0.2.26", "", "<user@example.net>", Verdict::accept, Rule::internal_address},
+        {"internal listener IPv6", "2001:db8:9::9", "2001:db8:ffff::26", "", "<user@example.net>", Verdict::accept, Rule::internal_address},
+        {"other listener", "203.0.113.9", "192.0.2.27", "", "<user@example.net>", Verdict::reject, Rule::default_rule},
+        {"wildcard listener says nothing", "203.0.113.9", "0.0.0.0", "", "<user@example.net>", Verdict::reject, Rule::default_rule},
+        {"deny-net beats allow-net", "10.66.1.1", nullptr, "", "<user@example.net>", Verdict::reject, Rule::deny_net},
+        {"deny-net beats authenticated", "10.66.1.1", nullptr, "alice", "<user@example.net>", Verdict::reject, Rule::deny_net},
+        {"deny-net beats internal listener", "10.66.1.1", "192.0.2.26", "", "<user@example.net>", Verdict::reject, Rule::deny_net},
+        {"deny-net IPv6 beats allow-net IPv6", "2001:db8:1:66::1", nullptr, "alice", "<user@example.net>", Verdict::reject, Rule::deny_net},
+        {"deny-net still mails local domains", "10.66.1.1", nullptr, "", "<user@example.com>", Verdict::accept, Rule::local_domain},
+        {"unknown client cannot dodge deny-net", nullptr, nullptr, "alice", "<user@example.net>", Verdict::reject, Rule::deny_net},
+        {"local literal", "203.0.113.9", nullptr, "", "<user@[192.0.2.25]>", Verdict::accept, Rule::local_domain},
+        {"domain case and trailing dot", "203.0.113.9", nullptr, "", "<user@EXAMPLE.com.>", Verdict::accept, Rule::local_domain},
+    };
+    for (const Row& row : rows) {
+        Client client{ip(row.client), ip(row.listener), row.login};
+        Decision got = policy->decide(client, row.rcpt);
+        INFO(row.label << ": got " << verdict_name(got.verdict) << " rule=" << rule_name(got.rule) << ", want "
+                       << verdict_name(row.verdict) << " rule=" << rule_name(row.rule));
+        CHECK(got == Decision{row.verdict, row.rule});
+    }
+}
+
+TEST_CASE("allow-authenticated = no ignores the login", "[policy]") {
+    auto policy = policy_from("local-domain = example.com\nallow-authenticated = no\n");
+    Client client{ip("203.0.113.9"), std::nullopt, "alice"};
+    CHECK(policy->decide(client, "<user@example.net>") == Decision{Verdict::reject, Rule::default_rule});
+}
+
+TEST_CASE("An unknown client with no deny-nets is an outside client", "[policy]") {
+    auto policy = policy_from("local-domain = example.com\n");
+    CHECK(policy->decide(Client{std::nullopt, std::nullopt, "alice"}, "<u@example.net>") ==
+          Decision{Verdict::accept, Rule::authenticated});
+    CHECK(policy->decide(Client{std::nullopt, std::nullopt, ""}, "<u@example.net>") ==
+          Decision{Verdict::reject, Rule::default_rule});
+}
+
+// Nmap's smtp-open-relay forms, with S = the server's local domain and I = its address literal.
+TEST_CASE("The 16 classic open-relay forms are refused from outside and accepted from an allow-net", "[policy][open-relay]") {
+    auto policy = policy_from(kConf);
+    const char* forms[] = {
+        "<relaytest@nmap.scanme.org>",                        // 1-4: plain foreign (senders vary)
+        "<relaytest%nmap.scanme.org@[192.0.2.25]>",           // 5  u%d@[I]
+        "<relaytest%nmap.scanme.org@example.com>",            // 6  u%d@S
+        "<\"relaytest@nmap.scanme.org\">",                    // 7  "u@d"
+        "<\"relaytest%nmap.scanme.org\">",                    // 8  "u%d"
+        "<relaytest@nmap.scanme.org@[192.0.2.25]>",           // 9  u@d@[I]
+        "<\"relaytest@nmap.scanme.org\"@[192.0.2.25]>",       // 10 "u@d"@[I]
+        "<relaytest@nmap.scanme.org@example.com>",            // 11 u@d@S
+        "<@[192.0.2.25]:relaytest@nmap.scanme.org>",          // 12 @[I]:u@d
+        "<@example.com:relaytest@nmap.scanme.org>",           // 13 @S:u@d
+        "<nmap.scanme.org!relaytest>",                        // 14 d!u
+        "<nmap.scanme.org!relaytest@[192.0.2.25]>",           // 15 d!u@[I]
+        "<nmap.scanme.org!relaytest@example.com>",            // 16 d!u@S
+        "<\"relaytest@nmap.scanme.org\"@example.com>",        // "u@d"@S
+        "<relaytest%nmap.scanme.org>",                        // u%d
+        "<@example.com,@[192.0.2.25]:relaytest@example.com>", // a source route ending locally
+    };
+    const Client outside{ip("203.0.113.9"), ip("192.0.2.25"), ""};
+    const Client allowed{ip("192.168.1.7"), ip("192.0.2.25"), ""};
+    for (const char* rcpt : forms) {
+        Decision from_outside = policy->decide(outside, rcpt);
+        Decision from_allowed = policy->decide(allowed, rcpt);
+        INFO(rcpt << ": outside got " << verdict_name(from_outside.verdict) << " rule=" << rule_name(from_outside.rule)
+                  << "; allowed got " << verdict_name(from_allowed.verdict) << " rule=" << rule_name(from_allowed.rule));
+        CHECK(from_outside == Decision{Verdict::reject, Rule::default_rule});
+        CHECK(from_allowed == Decision{Verdict::accept, Rule::allow_net});
+    }
+}
+
+TEST_CASE("The envelope sender plays no part: a null sender gets no exemption", "[policy]") {
+    // The API has no sender at all: the decision cannot depend on it. What remains to check is
+    // that a bounce to a foreign domain is refused like any other relay attempt, which the
+    // daemon tests drive with MAIL FROM:<>.
+    auto policy = policy_from(kConf);
+    CHECK(policy->decide(Client{ip("203.0.113.9"), std::nullopt, ""}, "<relaytest@nmap.scanme.org>") ==
+          Decision{Verdict::reject, Rule::default_rule});
+}
+
+TEST_CASE("dry-run changes the mode, not the decision", "[policy]") {
+    auto policy = policy_from("local-domain = example.com\nmode = dry-run\n");
+    CHECK(policy->mode() == Mode::dry_run);
+    CHECK(policy->decide(Client{ip("203.0.113.9"), std::nullopt, ""}, "<u@example.net>") ==
+          Decision{Verdict::reject, Rule::default_rule});
+}
+
+TEST_CASE("Policy::build refuses allow rules that together cover everything", "[policy]") {
+    ConfResult read = parse_conf("allow-net = 0.0.0.0/1\nallow-net = 128.0.0.0/1\n", "split.conf");
+    REQUIRE(read.conf);
+    std::vector<ConfError> errors;
+    CHECK_FALSE(Policy::build(*read.conf, errors));
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].to_string() ==
+          "split.conf:2: allow-net rules together cover every IPv4 address and make an open relay; set "
+          "allow-open-relay = yes if that is really meant");
+}
+
+TEST_CASE("Policy summary counts each kind of rule", "[policy]") {
+    auto policy = policy_from(kConf);
+    CHECK(policy->summary() ==
+          "3 local-domain, 3 allow-net, 2 deny-net, 2 internal-address, allow-authenticated=yes, mode=enforce");
+}
