@@ -9,6 +9,7 @@
 #include <variant>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "recipient.hpp"
@@ -240,7 +241,7 @@ void Parser::net(int line, std::string_view key, std::string_view val, std::vect
     if (&rules != &conf_.deny_nets && (net.covers_all_v4() || net.covers_all_v6())) {
         if (!open_relay_.line) open_relay_ = {line, std::string(key) + " = " + std::string(val)};
     }
-    rules.push_back({net, std::string(val), line});
+    rules.push_back({net, line});
 }
 
 void Parser::finish() {
@@ -321,10 +322,27 @@ std::optional<std::string> socket_spec_problem(std::string_view spec) {
     return shown + ": unknown socket type '" + std::string(proto) + "' (use unix, inet or inet6)";
 }
 
+// How many lines start with `key`: lets a million-rule conf fill its lists without regrowing them.
+size_t count_lines_starting(std::string_view text, std::string_view key) {
+    size_t count = 0;
+    for (size_t at = 0; at < text.size();) {
+        size_t first = text.find_first_not_of(" \t", at);
+        if (first == std::string_view::npos) break;
+        if (text.compare(first, key.size(), key) == 0) ++count;
+        size_t newline = text.find('\n', first);
+        if (newline == std::string_view::npos) break;
+        at = newline + 1;
+    }
+    return count;
+}
+
 ConfResult parse_conf(std::string_view text, const std::string& name) {
     ConfResult result;
     Conf conf;
     conf.path = name;
+    conf.allow_nets.reserve(count_lines_starting(text, "allow-net"));
+    conf.deny_nets.reserve(count_lines_starting(text, "deny-net"));
+    conf.internal_addresses.reserve(count_lines_starting(text, "internal-address"));
     Parser parser(name, conf, result.errors);
     int number = 0;
     while (!text.empty() || number == 0) {
@@ -355,6 +373,8 @@ ConfResult read_conf(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return failed("cannot open");
     std::string contents;
+    struct stat st {};
+    if (fstat(fd, &st) == 0 && st.st_size > 0) contents.reserve(static_cast<size_t>(st.st_size));
     char buffer[65536];
     for (;;) {
         ssize_t n = ::read(fd, buffer, sizeof buffer);

@@ -24,7 +24,6 @@ struct Reply {
 
 struct NetRule {
     Net net;
-    std::string text;  // as written, for --explain
     int line;
 };
 

@@ -10,7 +10,7 @@ std::string where(const Conf& conf, int line) { return conf.path + ":" + std::to
 // The first rule of `rules` that contains `address`, as "192.0.2.0/24 (FILE:LINE)".
 std::string matching_net(const Conf& conf, const std::vector<NetRule>& rules, const IpAddress& address) {
     for (const NetRule& rule : rules) {
-        if (rule.net.contains(address)) return rule.text + " (" + where(conf, rule.line) + ")";
+        if (rule.net.contains(address)) return rule.net.to_string() + " (" + where(conf, rule.line) + ")";
     }
     return "?";
 }

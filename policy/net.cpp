@@ -26,6 +26,18 @@ bool Net::covers_all_v4() const {
     return is_prefix() && first() <= kV4MappedBase && last() >= (kV4MappedBase | 0xffffffffu);
 }
 
+std::string Net::to_string() const {
+    const IpAddress address = IpAddress::from_bits(network_);
+    const bool v4 = address.is_v4() && (mask_ >> 32) == (kAllOnes >> 32);
+    if (v4 && !is_prefix()) return address.to_string() + ";" + IpAddress::from_v4(static_cast<uint32_t>(mask_)).to_string();
+    unsigned length = 0;
+    for (uint128 m = mask_; m != 0; m <<= 1) ++length;
+    std::string text = address.to_string();
+    if (v4) return length == 128 ? text : text + "/" + std::to_string(length - 96);
+    if (address.is_v4()) text = "::ffff:" + text;
+    return length == 128 ? text : text + "/" + std::to_string(length);
+}
+
 std::variant<Net, std::string> Net::parse(std::string_view text) {
     if (text.empty()) return std::string("empty network");
 

@@ -26,6 +26,8 @@ public:
     // Every IPv4 address, or every IPv6 address: such an allow rule makes an open relay.
     [[nodiscard]] bool covers_all_v4() const;
     [[nodiscard]] bool covers_all_v6() const { return mask_ == 0; }
+    // As an admin would write it: "192.0.2.0/24", "10.0.5.0;255.0.255.0", "2001:db8::/32".
+    [[nodiscard]] std::string to_string() const;
 
 private:
     Net(uint128 network, uint128 mask) : network_(network), mask_(mask) {}

@@ -25,8 +25,18 @@ unsigned bit_width_of(Key value) {
 }
 
 constexpr unsigned kMaxBucketBits = 22;
+constexpr size_t kSegmentsPerBucket = 2;
 
 }  // namespace
+
+template <typename Key>
+void SegmentIndex<Key>::append(Key start, RuleTags tags) {
+    if constexpr (std::is_same_v<Key, uint128>) {
+        segments_.push_back({static_cast<uint64_t>(start >> 64), static_cast<uint64_t>(start), tags});
+    } else {
+        segments_.push_back({start, tags});
+    }
+}
 
 template <typename Key>
 void SegmentIndex<Key>::build(std::vector<Interval> intervals) {
@@ -36,7 +46,7 @@ void SegmentIndex<Key>::build(std::vector<Interval> intervals) {
         uint8_t bit;
     };
     std::vector<Event> events;
-    events.reserve(intervals.size() * 2 * 2);
+    events.reserve(intervals.size() * 2);
     for (const Interval& in : intervals) {
         for (uint8_t bit = 0; bit < 8; ++bit) {
             if (!(in.tags & (1u << bit))) continue;
@@ -48,11 +58,12 @@ void SegmentIndex<Key>::build(std::vector<Interval> intervals) {
     intervals.shrink_to_fit();
     std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) { return a.at < b.at; });
 
-    starts_.assign(1, Key{0});
-    tags_.assign(1, RuleTags{0});
+    // Sweep: a new segment wherever the set of covering rule kinds changes.
+    segments_.clear();
+    append(Key{0}, RuleTags{0});
     std::array<uint32_t, 8> open{};
     for (size_t i = 0; i < events.size();) {
-        Key at = events[i].at;
+        const Key at = events[i].at;
         for (; i < events.size() && events[i].at == at; ++i) {
             open[events[i].bit] = static_cast<uint32_t>(static_cast<int64_t>(open[events[i].bit]) + events[i].delta);
         }
@@ -60,62 +71,61 @@ void SegmentIndex<Key>::build(std::vector<Interval> intervals) {
         for (unsigned bit = 0; bit < 8; ++bit) {
             if (open[bit]) now = static_cast<RuleTags>(now | (1u << bit));
         }
-        if (now == tags_.back()) continue;
-        if (starts_.back() == at) {  // only at key 0
-            tags_.back() = now;
-            if (tags_.size() >= 2 && tags_[tags_.size() - 2] == now) {
-                starts_.pop_back();
-                tags_.pop_back();
-            }
+        if (now == segments_.back().tags) continue;
+        if (at == Key{0}) {
+            segments_.back().tags = now;
         } else {
-            starts_.push_back(at);
-            tags_.push_back(now);
+            append(at, now);
         }
     }
-    starts_.shrink_to_fit();
-    tags_.shrink_to_fit();
+    events.clear();
+    events.shrink_to_fit();
+    segments_.shrink_to_fit();
 
+    // Buckets of a few segments each, over the span where segments start.
     bucket_begin_.clear();
-    if (starts_.size() < 2) return;
-    const Key low = starts_[1];
-    const Key high = starts_.back();
+    if (segments_.size() < 2) return;
+    const Key low = segments_[1].key();
+    const Key high = segments_.back().key();
     const unsigned span_bits = bit_width_of<Key>(low ^ high);
-    unsigned bucket_bits = std::min<unsigned>(
-        {static_cast<unsigned>(std::bit_width(starts_.size()) - 1), kMaxBucketBits, span_bits});
+    const auto wanted_bits = static_cast<unsigned>(std::bit_width(segments_.size() / kSegmentsPerBucket));
+    const unsigned bucket_bits = std::min({wanted_bits, kMaxBucketBits, span_bits});
     shift_ = span_bits - bucket_bits;
     base_ = span_bits >= kKeyBits<Key> ? Key{0} : static_cast<Key>(low & ~((Key{1} << span_bits) - 1));
     const size_t buckets = size_t{1} << bucket_bits;
     bucket_begin_.resize(buckets + 1);
     size_t count = 0;
     for (size_t b = 0; b < buckets; ++b) {
-        Key first_key = static_cast<Key>(base_ + (static_cast<Key>(b) << shift_));
-        while (count < starts_.size() && starts_[count] <= first_key) ++count;
+        const Key first_key = static_cast<Key>(base_ + (static_cast<Key>(b) << shift_));
+        while (count < segments_.size() && segments_[count].key() <= first_key) ++count;
         bucket_begin_[b] = static_cast<uint32_t>(count);
     }
-    bucket_begin_[buckets] = static_cast<uint32_t>(starts_.size());
+    bucket_begin_[buckets] = static_cast<uint32_t>(segments_.size());
 }
 
 template <typename Key>
 RuleTags SegmentIndex<Key>::lookup(Key key) const {
-    if (bucket_begin_.empty()) return tags_[0];
-    if (key < base_) return tags_[0];
+    if (bucket_begin_.empty() || key < base_) return segments_.front().tags;
     const Key bucket = static_cast<Key>((key - base_) >> shift_);
-    if (bucket >= bucket_begin_.size() - 1) return tags_.back();
-    const size_t b = static_cast<size_t>(bucket);
-    const Key* first = starts_.data() + bucket_begin_[b];
-    const Key* last = starts_.data() + bucket_begin_[b + 1];
-    const Key* after = std::upper_bound(first, last, key);  // first start above key
-    return tags_[static_cast<size_t>(after - starts_.data()) - 1];
+    if (bucket >= bucket_begin_.size() - 1) return segments_.back().tags;
+    const auto b = static_cast<size_t>(bucket);
+    // The segment holding `key` is the last one starting at or below it; within this bucket
+    // that is among segments [begin - 1, end).
+    const Segment<Key>* first = segments_.data() + bucket_begin_[b];
+    const Segment<Key>* last = segments_.data() + bucket_begin_[b + 1];
+    const Segment<Key>* after =
+        std::upper_bound(first, last, key, [](Key k, const Segment<Key>& s) { return k < s.key(); });
+    return after[-1].tags;
 }
 
 template <typename Key>
 size_t SegmentIndex<Key>::bytes() const {
-    return starts_.capacity() * sizeof(Key) + tags_.capacity() + bucket_begin_.capacity() * sizeof(uint32_t);
+    return segments_.capacity() * sizeof(Segment<Key>) + bucket_begin_.capacity() * sizeof(uint32_t);
 }
 
 template <typename Key>
 bool SegmentIndex<Key>::all_tagged(RuleTags tag) const {
-    return std::all_of(tags_.begin(), tags_.end(), [tag](RuleTags t) { return (t & tag) != 0; });
+    return std::all_of(segments_.begin(), segments_.end(), [tag](const Segment<Key>& s) { return (s.tags & tag) != 0; });
 }
 
 template class SegmentIndex<uint32_t>;

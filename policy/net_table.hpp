@@ -20,7 +20,25 @@ struct TaggedNet {
     RuleTags tags;
 };
 
-// Sorted segments of one key space: segment i is [starts[i], starts[i+1]) and carries tags[i].
+// One segment of a key space: from `start` up to the next segment's start, carrying `tags`.
+// The tags sit beside the key so a lookup touches one cache line, not two arrays.
+template <typename Key>
+struct Segment;
+template <>
+struct Segment<uint32_t> {
+    uint32_t start;
+    RuleTags tags;
+    [[nodiscard]] uint32_t key() const { return start; }
+};
+template <>
+struct Segment<uint128> {  // two halves, not an aligned __int128: 24 bytes instead of 32
+    uint64_t high;
+    uint64_t low;
+    RuleTags tags;
+    [[nodiscard]] uint128 key() const { return (static_cast<uint128>(high) << 64) | low; }
+};
+
+// Sorted segments covering one key space (IPv4 or IPv6), the first starting at 0.
 template <typename Key>
 class SegmentIndex {
 public:
@@ -32,15 +50,15 @@ public:
     void build(std::vector<Interval> intervals);
     [[nodiscard]] RuleTags lookup(Key key) const;
     [[nodiscard]] size_t bytes() const;
-    [[nodiscard]] size_t segments() const { return starts_.size(); }
     // Whether every key carries `tag`.
     [[nodiscard]] bool all_tagged(RuleTags tag) const;
 
 private:
-    std::vector<Key> starts_{Key{0}};
-    std::vector<RuleTags> tags_{RuleTags{0}};
+    void append(Key start, RuleTags tags);
+
+    std::vector<Segment<Key>> segments_{Segment<Key>{}};  // one segment: everything, no tags
     // bucket b covers keys [base_ + (b << shift_), base_ + ((b + 1) << shift_)); bucket_begin_[b]
-    // is how many segment starts lie at or below the bucket's first key.
+    // is how many segments start at or below the bucket's first key.
     Key base_ = 0;
     unsigned shift_ = 0;
     std::vector<uint32_t> bucket_begin_;

@@ -42,7 +42,7 @@ TEST_CASE("A full conf is read into plain values", "[conf]") {
     CHECK(c.local_domains[2].domain == "[192.0.2.25]");
     CHECK_FALSE(c.allow_authenticated);
     CHECK(c.allow_nets.size() == 2);
-    CHECK(c.allow_nets[1].text == "2001:db8::/32");
+    CHECK(c.allow_nets[1].net.to_string() == "2001:db8::/32");
     CHECK(c.allow_nets[1].line == 7);
     CHECK(c.internal_addresses.size() == 1);
     CHECK(c.deny_nets.size() == 1);

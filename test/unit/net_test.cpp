@@ -96,3 +96,21 @@ TEST_CASE("Net tells prefixes from Exchange's non-contiguous masks, and whole-sp
     CHECK(net_of("::/0").covers_all_v4());
     CHECK_FALSE(net_of("::/1").covers_all_v6());
 }
+
+TEST_CASE("Net prints itself the way an admin writes it", "[net]") {
+    struct Row {
+        const char* text;
+        const char* want;
+    };
+    const Row rows[] = {
+        {"192.168.1.0;255.255.255.0", "192.168.1.0/24"}, {"10.0.5.0;255.0.255.0", "10.0.5.0;255.0.255.0"},
+        {"192.0.2.1", "192.0.2.1"},   {"0.0.0.0/0", "0.0.0.0/0"},       {"2001:db8::/32", "2001:db8::/32"},
+        {"2001:db8::1", "2001:db8::1"}, {"::/0", "::/0"},             {"::ffff:10.0.0.0/104", "10.0.0.0/8"},
+        {"::ffff:0:0/96", "0.0.0.0/0"},
+    };
+    for (const Row& row : rows) {
+        std::string got = net_of(row.text).to_string();
+        INFO(row.text << ": got " << got << ", want " << row.want);
+        CHECK(got == row.want);
+    }
+}

@@ -1,0 +1,28 @@
+#!/bin/bash
+# install-deps: the Debian 12 packages relaymilter needs to build, run and test, installed
+# non-interactively. Safe to run again. Postfix is preseeded to "No configuration" so that
+# installing it neither asks questions nor starts a system mail server.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+packages=(
+  # build
+  cmake make g++ pkg-config libmilter-dev libboost-program-options-dev catch2
+  # the milter protocol and real-MTA tests
+  miltertest postfix swaks sasl2-bin libsasl2-modules util-linux procps iproute2 m4 socat
+  # fuzzing (clang's libFuzzer), leak checks, man page lint, packaging
+  clang valgrind mandoc groff-base man-db dpkg-dev file
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
