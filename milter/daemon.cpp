@@ -5,17 +5,22 @@
 // sees one. The handlers only write the signal number to a pipe; the main loop acts on it.
 #include "daemon.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <libmilter/mfapi.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -44,6 +49,47 @@ std::string unix_socket_path(const std::string& spec) {
     if (spec.rfind("local:", 0) == 0) return spec.substr(6);
     if (!spec.empty() && spec.front() == '/') return spec;
     return {};
+}
+
+// libmilter takes smfi_stop() only when its listener's poll returns, which without traffic
+// is a timeout of about 5 s; a connection to our own socket makes it return at once.
+// Best effort: a host name in the socket spec is not resolved.
+void wake_listener(const std::string& spec, const std::string& socket_path) {
+    int fd = -1;
+    if (!socket_path.empty()) {
+        sockaddr_un sun{};
+        sun.sun_family = AF_UNIX;
+        if (socket_path.size() >= sizeof sun.sun_path) return;
+        std::memcpy(sun.sun_path, socket_path.c_str(), socket_path.size());
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0) [[maybe_unused]] int r = connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun);
+    } else {
+        const bool v6 = spec.rfind("inet6:", 0) == 0;
+        const std::string rest = spec.substr(v6 ? 6 : 5);
+        const auto at = rest.find('@');
+        const auto port = static_cast<uint16_t>(std::atoi(rest.substr(0, at).c_str()));
+        std::string host = at == std::string::npos ? "" : rest.substr(at + 1);
+        if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+        if (host.empty() || host == "0.0.0.0" || host == "::") host = v6 ? "::1" : "127.0.0.1";
+        sockaddr_storage ss{};
+        socklen_t length = 0;
+        auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+        auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+        if (inet_pton(AF_INET, host.c_str(), &sin->sin_addr) == 1) {
+            sin->sin_family = AF_INET;
+            sin->sin_port = htons(port);
+            length = sizeof *sin;
+        } else if (inet_pton(AF_INET6, host.c_str(), &sin6->sin6_addr) == 1) {
+            sin6->sin6_family = AF_INET6;
+            sin6->sin6_port = htons(port);
+            length = sizeof *sin6;
+        } else {
+            return;
+        }
+        fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0) [[maybe_unused]] int r = connect(fd, reinterpret_cast<sockaddr*>(&ss), length);
+    }
+    if (fd >= 0) ::close(fd);
 }
 
 struct Account {
@@ -133,6 +179,11 @@ void report_ready(int& ready_fd, int code) {
     [[maybe_unused]] ssize_t n = ::write(ready_fd, &byte, 1);
     ::close(ready_fd);
     ready_fd = -1;
+}
+
+void* stopper_thread(void*) {
+    smfi_stop();  // blocks until libmilter's listener lets go of its lock
+    return nullptr;
 }
 
 void* milter_thread(void* result) {
@@ -257,7 +308,15 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
                            settings.conf_path + ": " + loaded.policy->summary());
     report_ready(ready_fd, EX_OK);
 
+    bool stopping = false;
     for (bool running = true; running;) {
+        if (stopping) {  // poke the listener until libmilter's loop has ended
+            pollfd pfd{g_signal_pipe[0], POLLIN, 0};
+            if (poll(&pfd, 1, 100) == 0) {
+                wake_listener(spec, socket_path);
+                continue;
+            }
+        }
         unsigned char sig = 0;
         ssize_t n = ::read(g_signal_pipe[0], &sig, 1);
         if (n < 0 && errno == EINTR) continue;
@@ -267,13 +326,21 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
             reload(live, settings.conf_path, started_keys);
             break;
         case SIGTERM:
-        case SIGINT:
+        case SIGINT: {
+            if (stopping) break;
             log_line(LOG_INFO, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
-            smfi_stop();
-            running = false;
+            stopping = true;
+            pthread_t stopper;
+            if (pthread_create(&stopper, nullptr, stopper_thread, nullptr) == 0) {
+                pthread_detach(stopper);
+            } else {
+                smfi_stop();
+            }
+            wake_listener(spec, socket_path);
             break;
+        }
         case kMilterEnded:
-            log_line(LOG_ERR, "libmilter's main loop ended on its own");
+            if (!stopping) log_line(LOG_ERR, "libmilter's main loop ended on its own");
             running = false;
             break;
         default:
@@ -286,8 +353,9 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
         log_line(LOG_WARNING, "cannot remove the pid file " + *settings.pidfile + ": " + errno_text());
     }
     struct stat st {};
-    if (!socket_path.empty() && lstat(socket_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
-        ::unlink(socket_path.c_str());
+    if (!socket_path.empty() && lstat(socket_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) &&
+        ::unlink(socket_path.c_str()) != 0) {
+        log_line(LOG_WARNING, "cannot remove the socket " + socket_path + ": " + errno_text());
     }
     log_line(LOG_INFO, "stopped");
     return milter_result == MI_SUCCESS ? EX_OK : EX_SOFTWARE;

@@ -1,0 +1,15 @@
+// fake_libmilter: just enough of libmilter's smfi_* API for the callbacks to run inside a unit
+// test: a context holding the private pointer, the macros the "MTA" sent, and the reply set.
+#pragma once
+
+#include <libmilter/mfapi.h>
+
+#include <map>
+#include <string>
+
+struct smfi_str {
+    void* priv = nullptr;
+    std::map<std::string, std::string> macros;
+    std::string rcode, xcode, message;  // from smfi_setreply
+    bool throw_on_getsymval = false;    // to make a callback fail inside
+};
