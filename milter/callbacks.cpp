@@ -87,9 +87,16 @@ std::string percent_doubled(const std::string& text) {
     return out;
 }
 
+// MTAs pass "[192.0.2.1]" as the host name when the client has none; log that as Postfix does,
+// "unknown[192.0.2.1]".
+std::string client_name_for_log(const std::string& name) {
+    if (name.empty() || name.front() == '[') return "unknown";
+    return log_safe(name);
+}
+
 void log_refusal(const Session& s, const char* rcpt, Rule rule, bool dry_run) {
     std::string line = dry_run ? "would-reject: " : "reject: ";
-    line += "client=" + log_safe(s.client_name.empty() ? "unknown" : s.client_name) + "[" +
+    line += "client=" + client_name_for_log(s.client_name) + "[" +
             (s.client ? s.client->to_string() : std::string("unknown")) + "]";
     line += " listener=" + (s.listener ? s.listener->to_string() : std::string("-"));
     line += " auth=" + (s.login.empty() ? std::string("-") : log_safe(s.login));

@@ -92,6 +92,19 @@ void wake_listener(const std::string& spec, const std::string& socket_path) {
     if (fd >= 0) ::close(fd);
 }
 
+// Whether something accepts connections on the UNIX socket at `path`: then it is not stale.
+bool unix_socket_in_use(const std::string& path) {
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    if (path.size() >= sizeof sun.sun_path) return false;
+    std::memcpy(sun.sun_path, path.c_str(), path.size());
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    bool in_use = connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0;
+    ::close(fd);
+    return in_use;
+}
+
 struct Account {
     std::string name;
     uid_t uid;
@@ -246,6 +259,10 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
     }
     smfi_setbacklog(256);
     const std::string socket_path = unix_socket_path(spec);
+    if (!socket_path.empty() && unix_socket_in_use(socket_path)) {
+        log_line(LOG_ERR, "cannot create the milter socket '" + spec + "': another process is listening on it");
+        return EX_OSERR;
+    }
     mode_t old_umask = umask(socket_path.empty() ? 022 : 0117);  // the socket is made 0660
     errno = 0;
     const bool opened = smfi_opensocket(true) == MI_SUCCESS;
@@ -256,6 +273,8 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
         log_line(LOG_ERR, "cannot create the milter socket '" + spec + "': " + why);
         return EX_OSERR;
     }
+    struct stat made {};  // the socket we made: at exit we remove it, not a successor's
+    if (!socket_path.empty()) lstat(socket_path.c_str(), &made);
     if (!socket_path.empty() && account && getuid() == 0 &&
         lchown(socket_path.c_str(), account->uid, account->gid) != 0) {
         log_line(LOG_ERR, "cannot hand the socket " + socket_path + " to " + account->name + ": " + errno_text());
@@ -354,7 +373,7 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
     }
     struct stat st {};
     if (!socket_path.empty() && lstat(socket_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) &&
-        ::unlink(socket_path.c_str()) != 0) {
+        st.st_ino == made.st_ino && st.st_dev == made.st_dev && ::unlink(socket_path.c_str()) != 0) {
         log_line(LOG_WARNING, "cannot remove the socket " + socket_path + ": " + errno_text());
     }
     log_line(LOG_INFO, "stopped");

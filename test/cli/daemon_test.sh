@@ -50,6 +50,16 @@ set -e
 grep -q "relaymilter already runs as pid $pid" "$tmp/second.log" || harness_fail "no 'already runs' reason"
 ok "a second instance on the same pid file exits 73: $(grep -o 'pid file.*' "$tmp/second.log")"
 
+# A second instance on the live socket (no pid file to tell): refused, the first keeps its socket.
+set +e
+"$bin" -c "$tmp/relaymilter.conf" -p "unix:$tmp/run/relaymilter.sock" -f 2>"$tmp/steal.log"
+code=$?
+set -e
+[ "$code" = 71 ] || harness_fail "second instance on a live socket exited $code, want 71"
+grep -q "another process is listening on it" "$tmp/steal.log" || harness_fail "no reason given"
+[ -S "$tmp/run/relaymilter.sock" ] || harness_fail "the running instance lost its socket"
+ok "a second instance on a live socket exits 71, the running one keeps it"
+
 # SIGTERM: stops, removes the socket and the pid file.
 kill -TERM "$pid"
 harness_wait_for 10 bash -c "! kill -0 $pid" || harness_fail "did not stop on SIGTERM"

@@ -1,0 +1,129 @@
+# postfix_lib.sh: a private, throwaway Postfix on loopback for end-to-end tests and the demo
+# (sourced, not run). Its own config, queue and data directories under one directory, its log
+# in a file (maillog_file), chroot off, two SMTP listeners (127.0.0.1:PORT and 127.0.0.5:PORT),
+# Cyrus SASL against a sasldb of its own (user alice, password "secret"), every recipient
+# handed to relaymilter through smtpd_milters, and every message discarded: nothing leaves.
+# It does not touch the machine's own Postfix configuration, except that Postfix refuses to
+# run `postfix -c DIR` at all without /etc/postfix/main.cf: an empty one is made if none exists.
+# Needs harness.sh sourced first.
+
+PF_DIR=""
+PF_PORT=""
+PF_MASTER_PID=""
+
+# pf_start DIR MILTER_SPEC [EXTRA_MAIN_CF_LINES]: configure and start; sets PF_PORT.
+# MILTER_SPEC is Postfix's form: unix:/path or inet:127.0.0.1:PORT.
+pf_start() {
+    PF_DIR=$1
+    local milter=$2 extra=${3:-}
+    PF_PORT=$(harness_free_port)
+    mkdir -p "$PF_DIR"/{etc/sasl,spool,data,sasldb}
+    chmod 755 "$PF_DIR" "$PF_DIR/etc" "$PF_DIR/spool"
+    chown postfix "$PF_DIR/data"
+    [ -e /etc/postfix/main.cf ] || : >/etc/postfix/main.cf
+
+    # SMTP AUTH: Debian's Postfix reads $config_directory/sasl/smtpd.conf.
+    cat >"$PF_DIR/etc/sasl/smtpd.conf" <<SASL
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+sasldb_path: $PF_DIR/sasldb/sasldb2
+mech_list: PLAIN LOGIN
+SASL
+    echo secret | saslpasswd2 -p -f "$PF_DIR/sasldb/sasldb2" -c -u mx.example.test alice
+    chown postfix "$PF_DIR/sasldb/sasldb2"
+    chmod 640 "$PF_DIR/sasldb/sasldb2"
+
+    cat >"$PF_DIR/etc/main.cf" <<MAIN
+# A private test instance: nothing here touches the machine's own Postfix.
+compatibility_level = 3.6
+config_directory = $PF_DIR/etc
+queue_directory = $PF_DIR/spool
+data_directory = $PF_DIR/data
+maillog_file = $PF_DIR/maillog
+maillog_file_prefixes = $PF_DIR
+myhostname = mx.example.test
+mydomain = example.test
+myorigin = example.com
+mydestination =
+alias_maps =
+alias_database =
+local_recipient_maps =
+inet_interfaces = all
+inet_protocols = ipv4
+smtputf8_enable = no
+biff = no
+smtpd_banner = \$myhostname ESMTP relaymilter test
+# Everything is discarded: no mail leaves this machine.
+default_transport = discard:test
+relay_transport = discard:test
+local_transport = discard:test
+# Postfix hands the relay decision to relaymilter (see contrib/postfix/main.cf.snippet).
+relay_domains = static:ALL
+smtpd_relay_restrictions = permit_auth_destination, reject_unauth_destination
+allow_untrusted_routing = yes
+smtpd_milters = $milter
+milter_default_action = tempfail
+milter_protocol = 6
+# SMTP AUTH against the private sasldb
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+smtpd_sasl_local_domain = mx.example.test
+smtpd_sasl_security_options = noanonymous
+# Quick to start and stop, no waiting on DNS
+smtp_host_lookup = native
+disable_dns_lookups = yes
+smtpd_peername_lookup = no
+$extra
+MAIN
+    cat >"$PF_DIR/etc/master.cf" <<MASTER
+127.0.0.1:$PF_PORT inet n - n - - smtpd
+127.0.0.5:$PF_PORT inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+MASTER
+    postfix -c "$PF_DIR/etc" check >"$PF_DIR/start.log" 2>&1 || { cat "$PF_DIR/start.log"; harness_fail "postfix check"; }
+    postfix -c "$PF_DIR/etc" start >>"$PF_DIR/start.log" 2>&1 || { cat "$PF_DIR/start.log"; harness_fail "postfix start"; }
+    harness_wait_for 15 test -s "$PF_DIR/spool/pid/master.pid" || harness_fail "no master.pid"
+    PF_MASTER_PID=$(tr -d ' ' <"$PF_DIR/spool/pid/master.pid")
+    harness_track "$PF_MASTER_PID"
+    harness_wait_for 15 harness_port_open "$PF_PORT" || { cat "$PF_DIR/maillog"; harness_fail "Postfix does not listen on $PF_PORT"; }
+}
+
+pf_stop() {
+    [ -n "$PF_MASTER_PID" ] || return 0
+    postfix -c "$PF_DIR/etc" stop >/dev/null 2>&1 || true
+    harness_wait_for 15 bash -c "! kill -0 $PF_MASTER_PID" || harness_stop_pid "$PF_MASTER_PID"
+    PF_MASTER_PID=""
+}
+
+# smtp [SWAKS OPTIONS...]: one SMTP session to the private Postfix (127.0.0.1:$PF_PORT unless
+# --server is given). Prints one line per command that got a reply: "COMMAND -> REPLY", e.g.
+# "RCPT TO:<user@gmail.com> -> 550 5.7.1 Relaying prohibited", and "ERROR ..." for swaks' own
+# complaints. swaks' whole output stays in $SMTP_RAW_FILE (default: last-smtp in the test dir).
+smtp() {
+    local raw=${SMTP_RAW_FILE:-$HARNESS_TMP/last-smtp}
+    swaks --server "127.0.0.1:$PF_PORT" --timeout 15 --helo client.test "$@" >"$raw" 2>&1
+    awk '/^ -> / { sub(/^ -> /, ""); cmd = $0; next }
+         /^<[-*~]+ / && cmd != "" { line = $0; sub(/^<[-*~]+ +/, "", line); print cmd " -> " line; cmd = "" }
+         /^\*\*\* / { print "ERROR " $0 }' "$raw"
+}
+
+# What swaks printed in the last smtp call.
+smtp_raw() { cat "${SMTP_RAW_FILE:-$HARNESS_TMP/last-smtp}"; }
