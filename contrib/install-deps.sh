@@ -9,7 +9,7 @@ packages=(
   # build
   cmake make g++ pkg-config libmilter-dev libboost-program-options-dev catch2
   # the milter protocol and real-MTA tests
-  miltertest postfix swaks sasl2-bin libsasl2-modules util-linux procps iproute2 m4 socat
+  miltertest postfix swaks sasl2-bin libsasl2-modules util-linux procps iproute2 socat
   # fuzzing (clang's libFuzzer), leak checks, man page lint, packaging
   clang valgrind mandoc groff-base man-db dpkg-dev file
 )

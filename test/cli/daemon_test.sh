@@ -10,7 +10,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 trap harness_cleanup EXIT
 [ "$(id -u)" = 0 ] || harness_fail "run as root"
 
-tmp=$(harness_tmpdir)
+harness_tmpdir
+tmp=$HARNESS_TMP
 printf 'local-domain = example.com\nlog = stderr\n' >"$tmp/relaymilter.conf"
 # As /run/relaymilter in a real install: the daemon's user must be able to remove its files.
 mkdir "$tmp/run"

@@ -3,9 +3,21 @@
 # in a file (maillog_file), chroot off, two SMTP listeners (127.0.0.1:PORT and 127.0.0.5:PORT),
 # Cyrus SASL against a sasldb of its own (user alice, password "secret"), every recipient
 # handed to relaymilter through smtpd_milters, and every message discarded: nothing leaves.
-# It does not touch the machine's own Postfix configuration, except that Postfix refuses to
-# run `postfix -c DIR` at all without /etc/postfix/main.cf: an empty one is made if none exists.
+# It does not touch the machine's own Postfix configuration. (Postfix was reported to refuse
+# `postfix -c DIR` without /etc/postfix/main.cf; 3.7.11 here did not. pf_postfix makes an empty
+# one only for the length of the command, when there is none, and removes it again: an empty
+# main.cf left behind would let the system's own Postfix start at boot with default settings.)
 # Needs harness.sh sourced first.
+
+# pf_postfix ARGS...: `postfix -c $PF_DIR/etc ARGS`.
+pf_postfix() {
+    local made=""
+    if [ ! -e /etc/postfix/main.cf ]; then : >/etc/postfix/main.cf; made=1; fi
+    postfix -c "$PF_DIR/etc" "$@"
+    local status=$?
+    [ -z "$made" ] || rm -f /etc/postfix/main.cf
+    return $status
+}
 
 PF_DIR=""
 PF_PORT=""
@@ -20,7 +32,6 @@ pf_start() {
     mkdir -p "$PF_DIR"/{etc/sasl,spool,data,sasldb}
     chmod 755 "$PF_DIR" "$PF_DIR/etc" "$PF_DIR/spool"
     chown postfix "$PF_DIR/data"
-    [ -e /etc/postfix/main.cf ] || : >/etc/postfix/main.cf
 
     # SMTP AUTH: Debian's Postfix reads $config_directory/sasl/smtpd.conf.
     cat >"$PF_DIR/etc/sasl/smtpd.conf" <<SASL
@@ -98,32 +109,19 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 MASTER
-    postfix -c "$PF_DIR/etc" check >"$PF_DIR/start.log" 2>&1 || { cat "$PF_DIR/start.log"; harness_fail "postfix check"; }
-    postfix -c "$PF_DIR/etc" start >>"$PF_DIR/start.log" 2>&1 || { cat "$PF_DIR/start.log"; harness_fail "postfix start"; }
-    harness_wait_for 15 test -s "$PF_DIR/spool/pid/master.pid" || harness_fail "no master.pid"
+    pf_postfix check >"$PF_DIR/start.log" 2>&1 || { cat "$PF_DIR/start.log"; harness_fail "postfix check"; }
+    pf_postfix start >>"$PF_DIR/start.log" 2>&1 ||
+        { cat "$PF_DIR/start.log"; tail -5 "$PF_DIR/maillog" 2>/dev/null; harness_fail "postfix start"; }
+    harness_wait_for 15 test -s "$PF_DIR/spool/pid/master.pid" || { tail -5 "$PF_DIR/maillog"; harness_fail "no master.pid"; }
     PF_MASTER_PID=$(tr -d ' ' <"$PF_DIR/spool/pid/master.pid")
     harness_track "$PF_MASTER_PID"
     harness_wait_for 15 harness_port_open "$PF_PORT" || { cat "$PF_DIR/maillog"; harness_fail "Postfix does not listen on $PF_PORT"; }
+    SMTP_SERVER=127.0.0.1:$PF_PORT
 }
 
 pf_stop() {
     [ -n "$PF_MASTER_PID" ] || return 0
-    postfix -c "$PF_DIR/etc" stop >/dev/null 2>&1 || true
+    pf_postfix stop >/dev/null 2>&1 || true
     harness_wait_for 15 bash -c "! kill -0 $PF_MASTER_PID" || harness_stop_pid "$PF_MASTER_PID"
     PF_MASTER_PID=""
 }
-
-# smtp [SWAKS OPTIONS...]: one SMTP session to the private Postfix (127.0.0.1:$PF_PORT unless
-# --server is given). Prints one line per command that got a reply: "COMMAND -> REPLY", e.g.
-# "RCPT TO:<user@gmail.com> -> 550 5.7.1 Relaying prohibited", and "ERROR ..." for swaks' own
-# complaints. swaks' whole output stays in $SMTP_RAW_FILE (default: last-smtp in the test dir).
-smtp() {
-    local raw=${SMTP_RAW_FILE:-$HARNESS_TMP/last-smtp}
-    swaks --server "127.0.0.1:$PF_PORT" --timeout 15 --helo client.test "$@" >"$raw" 2>&1
-    awk '/^ -> / { sub(/^ -> /, ""); cmd = $0; next }
-         /^<[-*~]+ / && cmd != "" { line = $0; sub(/^<[-*~]+ +/, "", line); print cmd " -> " line; cmd = "" }
-         /^\*\*\* / { print "ERROR " $0 }' "$raw"
-}
-
-# What swaks printed in the last smtp call.
-smtp_raw() { cat "${SMTP_RAW_FILE:-$HARNESS_TMP/last-smtp}"; }

@@ -7,11 +7,11 @@ HARNESS_TMP=""
 
 harness_fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# A temporary directory removed at exit; traversable by other users (Postfix, SASL).
+# Makes $HARNESS_TMP: a temporary directory removed at exit, traversable by other users
+# (Postfix, SASL). Call it directly, not in $(...): the variable must reach the caller.
 harness_tmpdir() {
     HARNESS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/relaymilter-test.XXXXXX")
     chmod 755 "$HARNESS_TMP"
-    echo "$HARNESS_TMP"
 }
 
 # Remember a PID we started so cleanup stops it.
@@ -60,3 +60,18 @@ harness_wait_for() {
 }
 
 harness_port_open() { ss -Hltn "sport = :$1" | grep -q .; }
+
+# smtp [SWAKS OPTIONS...]: one SMTP session to $SMTP_SERVER (unless --server is given), by swaks.
+# Prints one line per command that got a reply, "COMMAND -> REPLY", e.g.
+# "RCPT TO:<user@gmail.com> -> 550 5.7.1 Relaying prohibited", and "ERROR ..." for swaks' own
+# complaints. swaks' whole output stays in $SMTP_RAW_FILE (default: last-smtp in the test dir).
+smtp() {
+    local raw=${SMTP_RAW_FILE:-$HARNESS_TMP/last-smtp}
+    swaks --server "${SMTP_SERVER:?}" --timeout 15 --helo client.test "$@" >"$raw" 2>&1
+    awk '/^ -> / { sub(/^ -> /, ""); cmd = $0; next }
+         /^<[-*~]+ / && cmd != "" { line = $0; sub(/^<[-*~]+ +/, "", line); print cmd " -> " line; cmd = "" }
+         /^\*\*\* / { print "ERROR " $0 }' "$raw"
+}
+
+# What swaks printed in the last smtp call.
+smtp_raw() { cat "${SMTP_RAW_FILE:-$HARNESS_TMP/last-smtp}"; }

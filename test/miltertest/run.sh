@@ -11,7 +11,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/harness.sh"
 trap harness_cleanup EXIT
 
-tmp=$(harness_tmpdir)
+harness_tmpdir
+tmp=$HARNESS_TMP
 cp "$here/$name.conf" "$tmp/relaymilter.conf"
 case $family in
   unix)  socket="unix:$tmp/relaymilter.sock"; connect=$socket ;;

@@ -1,0 +1,156 @@
+# sendmail_lib.sh: a private, throwaway Sendmail 8.17 on loopback for end-to-end tests (sourced,
+# not run). Debian's sendmail packages conflict with Postfix, so they are never installed: the
+# .debs are downloaded and unpacked into a private prefix (cached), the binary's setgid bit is
+# cleared (a setgid binary ignores LD_LIBRARY_PATH), and the .cf is built from an .mc with the
+# private m4 files. It runs in the foreground (-bD) inside `unshare -m -u` (sendmail_ns.sh),
+# listens on 127.0.0.1:PORT1 and 127.0.0.6:PORT2, authenticates alice/secret through a private
+# sasldb, hands every recipient to relaymilter (F=T: fail closed) and discards every message.
+# Its syslog lines go to a socat receiver; read them with sm_log. Needs harness.sh sourced first.
+
+SM_RUN=""
+SM_PID=""
+SM_PORT1=""
+SM_PORT2=""
+SM_LOGGER_PID=""
+SM_PACKAGES=(sendmail-bin sendmail-base sendmail-cf liblockfile1 libwrap0 m4)
+
+# sm_fetch CACHE: download and unpack the packages once; sets SM_PREFIX.
+sm_fetch() {
+    local cache=$1
+    SM_PREFIX=$cache/prefix
+    local stamp=$SM_PREFIX/.complete
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${SM_PACKAGES[*]}" ]; then return 0; fi
+    mkdir -p "$cache/debs"
+    chmod 755 "$cache" "$cache/debs"
+    local download=(apt-get -o APT::Sandbox::User=root download "${SM_PACKAGES[@]}")
+    (cd "$cache/debs" && timeout 300 "${download[@]}" >/dev/null 2>&1) ||
+        { timeout 300 apt-get update -qq && (cd "$cache/debs" && timeout 300 "${download[@]}" >/dev/null); } ||
+        harness_fail "apt-get download ${SM_PACKAGES[*]} failed"
+    local unpack=$cache/prefix.new
+    rm -rf "$unpack"
+    mkdir -p "$unpack"
+    local p
+    for p in "${SM_PACKAGES[@]}"; do dpkg -x "$(ls "$cache/debs/${p}_"*.deb | sort | tail -n1)" "$unpack"; done
+    chmod g-s,u-s "$unpack/usr/libexec/sendmail/sendmail"
+    rm -rf "$SM_PREFIX"
+    mv "$unpack" "$SM_PREFIX"
+    echo "${SM_PACKAGES[*]}" >"$stamp"
+}
+
+# sm_config RUN MILTER_SPEC [MC_EXTRA]: writes the .mc/.cf and the private files; picks ports.
+sm_config() {
+    SM_RUN=$1
+    local milter=$2 extra=${3:-} host=mx.example.test
+    SM_PORT1=$(harness_free_port)
+    SM_PORT2=$(harness_free_port)
+    mkdir -p "$SM_RUN"/{queue,sasl,etc}
+    chmod 755 "$SM_RUN" "$SM_RUN/sasl" "$SM_RUN/etc"
+    chmod 700 "$SM_RUN/queue"
+    cp "$SM_PREFIX/etc/mail/helpfile" "$SM_RUN/helpfile"
+    printf 'passwd\tfiles\nhosts\tfiles\naliases\tfiles\n' >"$SM_RUN/service.switch"
+    printf '# none: every recipient is discarded\n' >"$SM_RUN/aliases"
+    : >"$SM_RUN/statistics"
+    # The fully qualified name first: its canonical name must be qualified, or Sendmail sleeps 60 s.
+    printf '127.0.0.1\t%s mx localhost\n::1\tlocalhost\n' "$host" >"$SM_RUN/etc/hosts"
+    sed 's/^hosts:.*/hosts: files/' /etc/nsswitch.conf >"$SM_RUN/etc/nsswitch.conf"
+    printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$SM_RUN/etc/resolv.conf"
+    chmod 644 "$SM_RUN"/etc/* "$SM_RUN"/helpfile "$SM_RUN"/service.switch "$SM_RUN"/aliases
+    cat >"$SM_RUN/sasl/Sendmail.conf" <<SASL
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+sasldb_path: $SM_RUN/sasldb2
+mech_list: PLAIN LOGIN
+SASL
+    echo secret | saslpasswd2 -p -f "$SM_RUN/sasldb2" -c -u "$host" alice
+    chmod 600 "$SM_RUN/sasldb2"
+    cat >"$SM_RUN/sm.env" <<ENV
+SM_HOSTNAME=$host
+SM_PREFIX=$SM_PREFIX
+ENV
+    # The .mc: what a private instance needs, and contrib/sendmail/relaymilter.mc as shipped
+    # (only its socket changed).
+    cat >"$SM_RUN/sendmail.mc" <<MC
+divert(-1)dnl
+# A private test instance: its own files under $SM_RUN, loopback only, everything discarded.
+divert(0)dnl
+OSTYPE(\`linux')dnl
+define(\`LOCAL_MAILER_PATH', \`/bin/true')dnl
+define(\`LOCAL_SHELL_PATH', \`/bin/true')dnl
+define(\`PROCMAIL_MAILER_PATH', \`/bin/true')dnl
+define(\`QUEUE_DIR', \`$SM_RUN/queue')dnl
+define(\`confPID_FILE', \`$SM_RUN/sendmail.pid')dnl
+define(\`STATUS_FILE', \`$SM_RUN/statistics')dnl
+define(\`HELP_FILE', \`$SM_RUN/helpfile')dnl
+define(\`ALIAS_FILE', \`$SM_RUN/aliases')dnl
+define(\`confSERVICE_SWITCH_FILE', \`$SM_RUN/service.switch')dnl
+define(\`confHOSTS_FILE', \`$SM_RUN/etc/hosts')dnl
+define(\`confDONT_BLAME_SENDMAIL', \`TrustStickyBit')dnl
+define(\`confDONT_PROBE_INTERFACES', \`True')dnl
+define(\`confLOG_LEVEL', \`9')dnl
+define(\`confTO_IDENT', \`0s')dnl
+define(\`confAUTH_REALM', \`$host')dnl
+define(\`confAUTH_MECHANISMS', \`PLAIN LOGIN')dnl
+TRUST_AUTH_MECH(\`PLAIN LOGIN')dnl
+FEATURE(\`no_default_msa')dnl
+FEATURE(\`nocanonify')dnl
+FEATURE(\`accept_unresolvable_domains')dnl
+DAEMON_OPTIONS(\`Port=$SM_PORT1, Addr=127.0.0.1, Name=MTA')dnl
+DAEMON_OPTIONS(\`Port=$SM_PORT2, Addr=127.0.0.6, Name=MTA-internal')dnl
+$(sed "s|S=unix:/run/relaymilter/relaymilter.sock|S=$milter|" "$SM_CONTRIB_MC")
+$extra
+MAILER(\`local')dnl
+MAILER(\`smtp')dnl
+MAILER_DEFINITIONS
+Mdiscard,	P=/bin/true, F=lsmDFMq, A=true \$u
+LOCAL_RULE_0
+# every recipient, local or not, goes to the discard mailer: nothing leaves the machine
+R\$*			\$#discard \$@ discard \$: \$1
+MC
+    local cf=$SM_PREFIX/usr/share/sendmail/cf
+    "$SM_PREFIX/usr/bin/m4" -D_CF_DIR_="$cf/" "$cf/m4/cf.m4" "$SM_RUN/sendmail.mc" >"$SM_RUN/sendmail.cf" \
+        2>"$SM_RUN/m4.stderr" || { cat "$SM_RUN/m4.stderr"; harness_fail "m4"; }
+    chmod 644 "$SM_RUN/sendmail.cf"
+    unshare --mount --uts --propagation private -- "$SM_NS" "$SM_RUN" \
+        "$SM_PREFIX/usr/libexec/sendmail/sendmail" -C "$SM_RUN/sendmail.cf" -bi >"$SM_RUN/newaliases.out" 2>&1 ||
+        { cat "$SM_RUN/newaliases.out"; harness_fail "newaliases"; }
+}
+
+# sm_start: starts the configured Sendmail and its syslog receiver; waits for both listeners.
+sm_start() {
+    rm -f "$SM_RUN/log.sock"
+    : >>"$SM_RUN/maillog.raw"
+    # syslog datagrams carry no newline: sm_log splits them at their <PRI> marks.
+    socat -u "UNIX-RECV:$SM_RUN/log.sock,mode=666" "OPEN:$SM_RUN/maillog.raw,append" &
+    SM_LOGGER_PID=$!
+    harness_track "$SM_LOGGER_PID"
+    harness_wait_for 5 test -S "$SM_RUN/log.sock" || harness_fail "the syslog receiver did not start"
+    unshare --mount --uts --propagation private -- "$SM_NS" "$SM_RUN" \
+        "$SM_PREFIX/usr/libexec/sendmail/sendmail" -C "$SM_RUN/sendmail.cf" -bD \
+        >"$SM_RUN/sendmail.stderr" 2>&1 </dev/null &
+    SM_PID=$!
+    harness_track "$SM_PID"
+    sm_listening() {
+        ss -Hltn "src 127.0.0.1 and sport = :$SM_PORT1" | grep -q . && ss -Hltn "src 127.0.0.6 and sport = :$SM_PORT2" | grep -q .
+    }
+    harness_wait_for 30 sm_listening || { cat "$SM_RUN/sendmail.stderr"; sm_log | tail; harness_fail "Sendmail is not listening"; }
+}
+
+# Sendmail's log, one line per syslog message.
+sm_log() { sed -E 's/<[0-9]{1,3}>([A-Z][a-z]{2} )/\n\1/g' "$SM_RUN/maillog.raw" | sed '/^$/d'; }
+
+# sm_stop: Sendmail and its session children (they outlive the daemon's SIGTERM), by PID.
+sm_stop() {
+    [ -n "$SM_PID" ] || return 0
+    local children
+    children=$(ps -o pid= --ppid "$SM_PID" 2>/dev/null || true)
+    harness_stop_pid "$SM_PID" || true
+    local child
+    for child in $children; do harness_stop_pid "$child" || true; done
+    SM_PID=""
+    sleep 0.2  # let the last log datagrams land
+    [ -z "$SM_LOGGER_PID" ] || harness_stop_pid "$SM_LOGGER_PID" || true
+    SM_LOGGER_PID=""
+}
+
+SM_NS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/sendmail_ns.sh
+SM_CONTRIB_MC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/contrib/sendmail/relaymilter.mc
