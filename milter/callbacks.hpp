@@ -10,7 +10,11 @@
 
 namespace relaymilter {
 
+// lean: skip every step the policy does not need and send no reply to connect and MAIL.
+// full: ask the MTA for every step and answer each, as a milter that does not negotiate.
+enum class Protocol { lean, full };
+
 // The filter description to hand to smfi_register, deciding with `live`.
-[[nodiscard]] smfiDesc milter_description(const LivePolicy& live);
+[[nodiscard]] smfiDesc milter_description(const LivePolicy& live, Protocol protocol = Protocol::lean);
 
 }  // namespace relaymilter

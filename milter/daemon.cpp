@@ -247,7 +247,7 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
         log_line(LOG_WARNING, "running as root: set 'user = relaymilter' in the conf (or -u USER) to drop root");
     }
 
-    smfiDesc desc = milter_description(live);
+    smfiDesc desc = milter_description(live, settings.protocol);
     if (smfi_register(desc) != MI_SUCCESS) {
         log_line(LOG_ERR, "smfi_register failed");
         return EX_SOFTWARE;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "callbacks.hpp"
 #include "log.hpp"
 #include "policy.hpp"
 
@@ -18,6 +19,7 @@ struct DaemonSettings {
     std::optional<std::string> pidfile;
     bool foreground = false;
     LogTarget log = LogTarget::syslog;
+    Protocol protocol = Protocol::lean;
 };
 
 // Runs until SIGTERM/SIGINT; `loaded` is the checked conf and its policy.

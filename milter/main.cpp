@@ -34,6 +34,9 @@ po::options_description options_description() {
         ("pidfile,P", po::value<std::string>()->value_name("FILE"), "write the pid to FILE (overrides 'pidfile')")
         ("foreground,f", "stay in the foreground")
         ("log", po::value<std::string>()->value_name("syslog|stderr"), "where log lines go (overrides 'log')")
+        ("protocol", po::value<std::string>()->value_name("lean|full"),
+         "lean (default): ask the MTA only for connect, MAIL and RCPT; full: every milter step, each answered "
+         "(for measurement, or an MTA that mishandles skipped steps)")
         ("help,h", "print this help and exit")
         ("version,V", "print the version and exit");
     po::options_description explain("Explain (offline: what would happen to these recipients, and why)");
@@ -125,6 +128,9 @@ int run(int argc, char** argv) {
     if (vm.count("log") && get(vm, "log") != "syslog" && get(vm, "log") != "stderr") {
         throw Usage("--log '" + get(vm, "log") + "' is not syslog or stderr");
     }
+    if (vm.count("protocol") && get(vm, "protocol") != "lean" && get(vm, "protocol") != "full") {
+        throw Usage("--protocol '" + get(vm, "protocol") + "' is not lean or full");
+    }
 
     const std::string conf_path = vm.count("config") ? get(vm, "config") : kDefaultConf;
     LoadedPolicy loaded = load_policy(conf_path);
@@ -145,6 +151,7 @@ int run(int argc, char** argv) {
     settings.foreground = vm.count("foreground") > 0;
     const std::string log = vm.count("log") ? get(vm, "log") : conf.log.value_or("syslog");
     settings.log = log == "stderr" ? LogTarget::stderr_stream : LogTarget::syslog;
+    settings.protocol = get(vm, "protocol") == "full" ? Protocol::full : Protocol::lean;
     if (settings.pidfile && settings.pidfile->front() != '/') throw Usage("--pidfile must be an absolute path");
     return run_daemon(settings, std::move(loaded));
 }

@@ -61,12 +61,12 @@ TEST_CASE("callbacks negotiate away what the policy does not need", "[callbacks]
     Milter milter(kConf);
     smfi_str ctx;
     unsigned long steps = milter.negotiate(ctx);
-    for (long flag : {SMFIP_NOHELO, SMFIP_NODATA, SMFIP_NOHDRS, SMFIP_NOEOH, SMFIP_NOBODY, SMFIP_NOUNKNOWN,
-                               SMFIP_NR_CONN, SMFIP_NR_MAIL}) {
+    for (long flag : {SMFIP_NOHELO, SMFIP_NOHDRS, SMFIP_NOEOH, SMFIP_NOBODY, SMFIP_NOUNKNOWN, SMFIP_NR_CONN,
+                      SMFIP_NR_MAIL}) {
         INFO("flag " << flag);
         CHECK((steps & static_cast<unsigned long>(flag)) != 0);
     }
-    CHECK((steps & (SMFIP_NOCONNECT | SMFIP_NOMAIL | SMFIP_NORCPT | SMFIP_NR_RCPT)) == 0);
+    CHECK((steps & (SMFIP_NOCONNECT | SMFIP_NOMAIL | SMFIP_NORCPT | SMFIP_NR_RCPT | SMFIP_NODATA | SMFIP_NR_DATA)) == 0);
     milter.close(ctx);
 }
 
