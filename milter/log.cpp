@@ -9,10 +9,12 @@ namespace relaymilter {
 
 namespace {
 LogTarget g_target = LogTarget::stderr_stream;
+pid_t g_pid = 0;  // for the stderr prefix, without a getpid() call per line
 }
 
 void log_open(LogTarget target) {
     g_target = target;
+    g_pid = getpid();
     if (target == LogTarget::syslog) openlog("relaymilter", LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
@@ -21,7 +23,7 @@ void log_line(int priority, std::string_view text) {
         syslog(priority, "%.*s", static_cast<int>(text.size()), text.data());
         return;
     }
-    std::string line = "relaymilter[" + std::to_string(getpid()) + "]: ";
+    std::string line = "relaymilter[" + std::to_string(g_pid) + "]: ";
     if (priority <= LOG_ERR) {
         line += "error: ";
     } else if (priority == LOG_WARNING) {

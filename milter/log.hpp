@@ -9,6 +9,7 @@ namespace relaymilter {
 
 enum class LogTarget { syslog, stderr_stream };
 
+// Call again after fork(): the stderr prefix carries the pid.
 void log_open(LogTarget target);
 void log_line(int priority, std::string_view text);
 
