@@ -93,6 +93,17 @@ harness_wait_for 10 grep -q "starting" "$tmp/link.log" || harness_fail "did not 
 harness_stop_pid "$pid"
 ok "a symlink planted as the pid file was replaced, its target untouched"
 
+# A symlink planted where the socket goes is not followed: the start fails, the target is untouched.
+echo keep >"$tmp/socket-target"
+ln -s "$tmp/socket-target" "$tmp/planted.sock"
+set +e
+"$bin" -c "$tmp/relaymilter.conf" -p "unix:$tmp/planted.sock" -f 2>"$tmp/planted.log"
+code=$?
+set -e
+[ "$code" = 71 ] || { cat "$tmp/planted.log"; harness_fail "a symlink planted as the socket: exit $code, want 71"; }
+[ "$(cat "$tmp/socket-target")" = keep ] && [ -f "$tmp/socket-target" ] || harness_fail "the symlink's target was touched"
+ok "a symlink planted as the socket (to a plain file) is refused (71), its target untouched"
+
 # The socket cannot be made: 71, with the reason.
 set +e
 "$bin" -c "$tmp/relaymilter.conf" -p "unix:$tmp/no/such/dir/x.sock" -f 2>"$tmp/nosock.log"

@@ -2,11 +2,17 @@
 # run.sh: drives the real relaymilter over a real milter socket with miltertest (OpenDKIM's
 # milter test client, scripted in Lua). For one scenario NAME it starts relaymilter on NAME.conf,
 # runs NAME.lua, then stops the daemon with SIGTERM and checks it cleaned up after itself.
-#   run.sh RELAYMILTER NAME unix|inet|inet6
+#   run.sh RELAYMILTER NAME unix|inet|inet6 [valgrind]
+# With "valgrind" the daemon runs under valgrind (memcheck), and any error or definite leak fails.
 set -euo pipefail
 bin=$(realpath "$1")
 name=$2
 family=${3:-unix}
+wrapper=()
+if [ "${4:-}" = valgrind ]; then
+    wrapper=(valgrind --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite
+             --show-leak-kinds=definite --track-fds=no --log-file=VALGRIND_LOG)
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/harness.sh"
 trap harness_cleanup EXIT
@@ -14,6 +20,7 @@ trap harness_cleanup EXIT
 harness_tmpdir
 tmp=$HARNESS_TMP
 cp "$here/$name.conf" "$tmp/relaymilter.conf"
+[ ${#wrapper[@]} -eq 0 ] || wrapper=("${wrapper[@]/VALGRIND_LOG/$tmp/valgrind.log}")
 case $family in
   unix)  socket="unix:$tmp/relaymilter.sock"; connect=$socket ;;
   inet)  port=$(harness_free_port); socket="inet:$port@127.0.0.1"; connect=$socket ;;
@@ -21,11 +28,11 @@ case $family in
   *) harness_fail "unknown socket family $family" ;;
 esac
 
-"$bin" -c "$tmp/relaymilter.conf" -f -p "$socket" -P "$tmp/relaymilter.pid" --log stderr 2>"$tmp/relaymilter.log" &
+"${wrapper[@]}" "$bin" -c "$tmp/relaymilter.conf" -f -p "$socket" -P "$tmp/relaymilter.pid" --log stderr 2>"$tmp/relaymilter.log" &
 pid=$!
 harness_track "$pid"
 started() { grep -qF "starting: socket=$socket" "$tmp/relaymilter.log"; }
-harness_wait_for 10 started || { cat "$tmp/relaymilter.log"; harness_fail "relaymilter did not start"; }
+harness_wait_for 30 started || { cat "$tmp/relaymilter.log"; harness_fail "relaymilter did not start"; }
 
 if [ "$family" = inet6 ]; then
     # miltertest cannot connect to inet6 sockets (it stops without a word): check the listener.
@@ -60,10 +67,14 @@ fi
 # SIGTERM: a clean stop that removes the pid file and the UNIX socket.
 [ "$(cat "$tmp/relaymilter.pid")" = "$pid" ] || harness_fail "pid file does not hold $pid"
 kill -TERM "$pid"
-harness_wait_for 10 bash -c "! kill -0 $pid" || harness_fail "relaymilter did not stop on SIGTERM"
+harness_wait_for 30 bash -c "! kill -0 $pid" || harness_fail "relaymilter did not stop on SIGTERM"
 set +e; wait "$pid"; code=$?; set -e
 [ "$code" = 0 ] || { cat "$tmp/relaymilter.log"; harness_fail "exit code $code after SIGTERM, want 0"; }
 [ ! -e "$tmp/relaymilter.pid" ] || harness_fail "pid file left behind"
 [ "$family" != unix ] || [ ! -e "$tmp/relaymilter.sock" ] || harness_fail "socket left behind"
 grep -q "stopping on SIGTERM" "$tmp/relaymilter.log" || harness_fail "no 'stopping on SIGTERM' line"
-echo "ok: ${2} over $family, clean SIGTERM stop"
+if [ ${#wrapper[@]} -gt 0 ]; then
+    grep -E "ERROR SUMMARY|definitely lost|indirectly lost|possibly lost|still reachable" "$tmp/valgrind.log" | sed 's/^==[0-9]*== /valgrind: /'
+    grep -q "ERROR SUMMARY: 0 errors" "$tmp/valgrind.log" || { cat "$tmp/valgrind.log"; harness_fail "valgrind found errors"; }
+fi
+echo "ok: ${2} over $family${4:+ under $4}, clean SIGTERM stop"

@@ -1,0 +1,2 @@
+# Read by CPack at package time: install the conf itself, not a .dist beside an existing one.
+set(RELAYMILTER_PACKAGING ON)

@@ -1,0 +1,161 @@
+#!/bin/bash
+# load_test: relaymilter under load and faults inside a real Postfix (private, loopback), driven by
+# smtp_load: SESSIONS concurrent SMTP sessions, a mix of refused relays, allowed relays, local mail
+# and SMTP AUTH, every reply checked against what the policy must answer. Three phases:
+#   1. steady load for SECONDS: no wrong decision, no tempfail; relaymilter's RSS in the first
+#      and the last 10 s;
+#   2. load with SIGHUP every second, alternating a good conf (the same policy) and a bad one:
+#      no wrong decision and no failed session;
+#   3. load with relaymilter killed (-9) and started again: while it is down every session gets a
+#      4xx (never a 250 for a refused relay), once it is back decisions are right at once; and
+#      Postfix's log shows no refused relay delivered at any time.
+# Run as root:  load_test.sh RELAYMILTER SMTP_LOAD [SECONDS] [SESSIONS]
+set -uo pipefail  # no -e: every check counts its own failure
+bin=$(realpath "$1")
+load=$(realpath "$2")
+seconds=${3:-60}
+sessions=${4:-500}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/harness.sh"
+. "$here/postfix_lib.sh"
+. "$here/checks.sh"
+trap 'pf_stop; harness_cleanup' EXIT
+[ "$(id -u)" = 0 ] || harness_fail "run as root"
+
+harness_tmpdir
+tmp=$HARNESS_TMP
+mkdir "$tmp/run"
+chown postfix "$tmp/run"
+socket=$tmp/run/relaymilter.sock
+conf=$tmp/relaymilter.conf
+mlog=$tmp/relaymilter.log
+good='local-domain = example.com
+allow-net = 127.0.0.3
+log = stderr'
+echo "$good" >"$conf"
+
+MILTER_PID=""
+milter_start() {
+    "$bin" -c "$conf" -f -p "unix:$socket" -u postfix --log stderr 2>>"$mlog" &
+    MILTER_PID=$!
+    harness_track "$MILTER_PID"
+    harness_wait_for 10 test -S "$socket" || harness_fail "relaymilter did not make its socket"
+}
+# Postfix sized for SESSIONS clients at once, with no per-client limits or artificial delays.
+tuning="default_process_limit = $((sessions + 100))
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+smtpd_client_message_rate_limit = 0
+smtpd_client_recipient_rate_limit = 0
+in_flow_delay = 0s
+smtpd_timeout = 60s"
+milter_start
+pf_start "$tmp/pf" "unix:$socket" "$tuning"
+echo "Postfix on 127.0.0.1:$PF_PORT, relaymilter pid $MILTER_PID, $sessions sessions at once"
+
+run_load() {  # run_load NAME SECONDS: in the background; sets LOAD_PID
+    "$load" --server "127.0.0.1:$PF_PORT" --sessions "$sessions" --seconds "$2" --out "$tmp/$1.sessions" \
+        --auth-user alice@mx.example.test --auth-password secret >"$tmp/$1.summary" 2>&1 &
+    LOAD_PID=$!
+    harness_track "$LOAD_PID"
+}
+count() { awk -v w="$2" '$4 == w' "$tmp/$1.sessions" | wc -l; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$MILTER_PID/status" 2>/dev/null || echo 0; }
+
+# --- 1. steady load -------------------------------------------------------------------------------
+run_load steady "$seconds"
+: >"$tmp/rss"
+for s in $(seq 1 "$seconds"); do echo "$s $(rss_kb)" >>"$tmp/rss"; sleep 1; done
+wait "$LOAD_PID"
+first=$(awk 'NR <= 10 {s += $2; n++} END {printf "%.1f", s / n / 1024}' "$tmp/rss")
+last=$(awk -v t="$seconds" '$1 > t - 10 {s += $2; n++} END {printf "%.1f", s / n / 1024}' "$tmp/rss")
+total=$(wc -l <"$tmp/steady.sessions")
+wrong=$(count steady wrong); tf=$(count steady tempfail); err=$(count steady error)
+echo "     $(cat "$tmp/steady.summary")"
+echo "     by kind: $(awk '{k[$3 " " $4]++} END {for (x in k) printf "%s=%d ", x, k[x]}' "$tmp/steady.sessions")"
+if [ "$wrong" = 0 ] && [ "$tf" = 0 ] && [ "$err" = 0 ] && [ "$total" -gt 0 ]; then
+    ok "steady load: $total sessions in $seconds s, 0 wrong, 0 tempfail, 0 errors; relaymilter RSS $first MiB (first 10 s) -> $last MiB (last 10 s)"
+else
+    bad "steady load: $total sessions, $wrong wrong, $tf tempfail, $err errors"
+    grep -v " ok " "$tmp/steady.sessions" | head -5
+fi
+
+# --- 2. SIGHUP every second, good and bad conf in turn ---------------------------------------------
+run_load reload "$seconds"
+good_reloads=0
+bad_reloads=0
+for s in $(seq 1 "$seconds"); do
+    if [ $((s % 2)) = 1 ]; then
+        printf '%s\n# reload %d\n' "$good" "$s" >"$conf"
+        good_reloads=$((good_reloads + 1))
+    else
+        printf 'local-domain = example.com\nallow-net = 127.0.0.3/8\n' >"$conf"
+        bad_reloads=$((bad_reloads + 1))
+    fi
+    kill -HUP "$MILTER_PID"
+    sleep 1
+done
+wait "$LOAD_PID"
+echo "$good" >"$conf"
+total=$(wc -l <"$tmp/reload.sessions")
+wrong=$(count reload wrong); tf=$(count reload tempfail); err=$(count reload error)
+took=$(grep -c "reload: $conf" "$mlog")
+refused=$(grep -c "reload refused: $conf:2: allow-net: 127.0.0.3/8: host bits set" "$mlog")
+echo "     $(cat "$tmp/reload.summary")"
+if [ "$wrong" = 0 ] && [ "$tf" = 0 ] && [ "$err" = 0 ] && [ "$took" -ge "$good_reloads" ] && [ "$refused" -ge "$bad_reloads" ]; then
+    ok "SIGHUP every second ($good_reloads good confs taken, $bad_reloads bad ones refused): $total sessions, 0 wrong, 0 failed"
+else
+    bad "SIGHUP every second: $total sessions, $wrong wrong, $tf tempfail, $err errors; reloads taken $took/$good_reloads, refused $refused/$bad_reloads"
+    grep -v " ok " "$tmp/reload.sessions" | head -5
+fi
+kill -0 "$MILTER_PID" || bad "relaymilter died during the reloads"
+
+# --- 3. kill -9 under load, then start again -------------------------------------------------------
+fault_seconds=$(( seconds < 30 ? 30 : seconds ))
+run_load fault "$fault_seconds"
+sleep $((fault_seconds / 3))
+killed_at=$(date +%s%N)
+kill -KILL "$MILTER_PID"
+wait "$MILTER_PID" 2>/dev/null
+sleep $((fault_seconds / 3))
+restart_at=$(date +%s%N)
+milter_start
+ready_at=$(date +%s%N)
+wait "$LOAD_PID"
+# While down (sessions that began after the kill and ended before the restart): no 250 to a
+# refused relay, and a 4xx for every session.
+down_wrong=$(awk -v k="$killed_at" -v r="$restart_at" '$1 > k && $2 < r && $4 == "wrong"' "$tmp/fault.sessions" | wc -l)
+down_total=$(awk -v k="$killed_at" -v r="$restart_at" '$1 > k && $2 < r' "$tmp/fault.sessions" | wc -l)
+down_tempfail=$(awk -v k="$killed_at" -v r="$restart_at" '$1 > k && $2 < r && $4 == "tempfail"' "$tmp/fault.sessions" | wc -l)
+# Once it is back (sessions that began after its socket was up): right at once.
+after_total=$(awk -v t="$ready_at" '$1 > t' "$tmp/fault.sessions" | wc -l)
+after_ok=$(awk -v t="$ready_at" '$1 > t && $4 == "ok"' "$tmp/fault.sessions" | wc -l)
+all_wrong=$(count fault wrong)
+echo "     $(cat "$tmp/fault.summary")"
+if [ "$down_wrong" = 0 ] && [ "$down_total" -gt 0 ] && [ "$down_tempfail" = "$down_total" ]; then
+    ok "relaymilter killed (-9): all $down_total sessions while it was down got a 4xx, none a 250 for a refused relay"
+else
+    bad "relaymilter killed: $down_total sessions while down, $down_tempfail tempfailed, $down_wrong wrong"
+    awk -v k="$killed_at" -v r="$restart_at" '$1 > k && $2 < r && $4 != "tempfail"' "$tmp/fault.sessions" | head -5
+fi
+if [ "$after_total" -gt 0 ] && [ "$after_ok" = "$after_total" ]; then
+    ok "started again: all $after_total sessions that began after its socket was up were decided right"
+else
+    bad "after the restart: $after_ok of $after_total sessions right"
+    awk -v t="$ready_at" '$1 > t && $4 != "ok"' "$tmp/fault.sessions" | head -5
+fi
+[ "$all_wrong" = 0 ] || bad "$all_wrong wrong decisions during the fault phase"
+
+# --- no refused relay was ever delivered --------------------------------------------------------
+sleep 2
+delivered_refused=$(grep -c "to=<[^>]*@refused.test>.*status=sent" "$PF_DIR/maillog")
+delivered=$(grep -c "status=sent" "$PF_DIR/maillog")
+if [ "$delivered_refused" = 0 ] && [ "$delivered" -gt 0 ]; then
+    ok "Postfix delivered $delivered messages in all, none to a refused relay recipient"
+else
+    bad "Postfix delivered $delivered_refused messages to refused relay recipients"
+fi
+
+echo
+if [ "$failures" -ne 0 ]; then echo "$failures load check(s) failed"; exit 1; fi
+echo "all load checks passed"

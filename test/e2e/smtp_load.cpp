@@ -1,0 +1,243 @@
+// smtp_load: many concurrent SMTP sessions against a (test) MTA on loopback, each of a kind whose
+// right answer is known, for the reliability tests (test/e2e/load_test.sh). It writes one line per
+// session and prints totals; the test script judges the lines against the time line of what it
+// did to relaymilter (reloads, kill -9). Loopback only; bounded by --seconds.
+//   smtp_load --server 127.0.0.1:PORT --sessions N --seconds S --out FILE
+//             [--auth-user USER --auth-password PASS]
+// Session kinds, in turn:
+//   refused   from 127.0.0.2 to <nN@refused.test>: must get 550 at RCPT
+//   allowed   from 127.0.0.3 (allow-net) to <nN@allowed.test>: must get 250, then be queued
+//   local     from 127.0.0.2 to <nN@example.com>: must get 250, then be queued
+//   auth      from 127.0.0.2, SMTP AUTH, to <nN@auth.test>: must get 250, then be queued
+// Each line: START_NS END_NS KIND OUTCOME DETAIL, OUTCOME one of
+//   ok        the right answer
+//   wrong     the wrong answer (a relay accepted that must be refused, or a refusal of one that
+//             must pass)
+//   tempfail  a 4xx on the way (what a fail-closed MTA answers while the milter is down)
+//   error     no answer: connection refused, reset, or timeout
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+struct Options {
+    std::string host = "127.0.0.1";
+    uint16_t port = 25;
+    int sessions = 10;
+    int seconds = 10;
+    std::string out = "/dev/stdout";
+    std::string auth_user, auth_password;
+};
+
+std::string base64(const std::string& in) {
+    static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        uint32_t v = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) | uint8_t(in[i + 2]);
+        for (int s : {18, 12, 6, 0}) out += table[(v >> s) & 63];
+    }
+    if (i < in.size()) {
+        uint32_t v = uint32_t(uint8_t(in[i])) << 16;
+        if (i + 1 < in.size()) v |= uint32_t(uint8_t(in[i + 1])) << 8;
+        out += table[(v >> 18) & 63];
+        out += table[(v >> 12) & 63];
+        out += i + 1 < in.size() ? table[(v >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
+
+int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// One SMTP connection with line-based replies; every failure throws.
+class Smtp {
+public:
+    Smtp(const Options& o, const char* source) {
+        fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd_ < 0) throw std::runtime_error("socket");
+        timeval tv{15, 0};
+        setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        sockaddr_in local{};
+        local.sin_family = AF_INET;
+        inet_pton(AF_INET, source, &local.sin_addr);
+        if (bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) throw std::runtime_error("bind");
+        sockaddr_in server{};
+        server.sin_family = AF_INET;
+        server.sin_port = htons(o.port);
+        inet_pton(AF_INET, o.host.c_str(), &server.sin_addr);
+        if (connect(fd_, reinterpret_cast<sockaddr*>(&server), sizeof server) != 0) throw std::runtime_error("connect");
+    }
+    ~Smtp() { close(fd_); }
+    Smtp(const Smtp&) = delete;
+    Smtp& operator=(const Smtp&) = delete;
+
+    // The reply code of the next (possibly multi-line) reply.
+    int reply() {
+        for (;;) {
+            std::string line = read_line();
+            if (line.size() < 3) throw std::runtime_error("short reply");
+            if (line.size() == 3 || line[3] != '-') return std::stoi(line.substr(0, 3));
+        }
+    }
+    int command(const std::string& text) {
+        send(text + "\r\n");
+        return reply();
+    }
+    void send(const std::string& text) {
+        size_t done = 0;
+        while (done < text.size()) {
+            ssize_t n = write(fd_, text.data() + done, text.size() - done);
+            if (n <= 0) throw std::runtime_error("write");
+            done += static_cast<size_t>(n);
+        }
+    }
+
+private:
+    std::string read_line() {
+        for (;;) {
+            auto eol = buffer_.find("\r\n");
+            if (eol != std::string::npos) {
+                std::string line = buffer_.substr(0, eol);
+                buffer_.erase(0, eol + 2);
+                return line;
+            }
+            char chunk[4096];
+            ssize_t n = read(fd_, chunk, sizeof chunk);
+            if (n <= 0) throw std::runtime_error(n == 0 ? "closed" : "read timeout or reset");
+            buffer_.append(chunk, static_cast<size_t>(n));
+        }
+    }
+    int fd_ = -1;
+    std::string buffer_;
+};
+
+enum class Kind { refused, allowed, local, auth };
+const char* kind_name(Kind k) {
+    switch (k) {
+    case Kind::refused: return "refused";
+    case Kind::allowed: return "allowed";
+    case Kind::local: return "local";
+    case Kind::auth: return "auth";
+    }
+    return "?";
+}
+
+struct Result {
+    const char* outcome;
+    std::string detail;
+};
+
+Result session(const Options& o, Kind kind, long n) {
+    const char* source = kind == Kind::allowed ? "127.0.0.3" : "127.0.0.2";
+    const char* domain = kind == Kind::refused ? "refused.test" : kind == Kind::allowed ? "allowed.test"
+                         : kind == Kind::local ? "example.com" : "auth.test";
+    auto tempfail = [](int code) { return code >= 400 && code < 500; };
+    try {
+        Smtp smtp(o, source);
+        int code = smtp.reply();
+        if (code != 220) return {tempfail(code) ? "tempfail" : "error", "banner=" + std::to_string(code)};
+        code = smtp.command("EHLO load.test");
+        if (code != 250) return {tempfail(code) ? "tempfail" : "error", "EHLO=" + std::to_string(code)};
+        if (kind == Kind::auth) {
+            code = smtp.command("AUTH PLAIN " + base64(std::string(1, '\0') + o.auth_user + '\0' + o.auth_password));
+            if (code != 235) return {tempfail(code) ? "tempfail" : "error", "AUTH=" + std::to_string(code)};
+        }
+        code = smtp.command("MAIL FROM:<load@sender.test>");
+        if (code != 250) return {tempfail(code) ? "tempfail" : "error", "MAIL=" + std::to_string(code)};
+        const std::string rcpt = "n" + std::to_string(n) + "@" + domain;
+        code = smtp.command("RCPT TO:<" + rcpt + ">");
+        std::string detail = "RCPT=" + std::to_string(code);
+        if (tempfail(code)) return {"tempfail", detail};
+        if (kind == Kind::refused) {
+            smtp.command("QUIT");
+            return {code >= 500 ? "ok" : "wrong", detail};
+        }
+        if (code != 250) {
+            smtp.command("QUIT");
+            return {code >= 500 ? "wrong" : "error", detail};
+        }
+        code = smtp.command("DATA");
+        if (code != 354) return {tempfail(code) ? "tempfail" : "error", detail + " DATA=" + std::to_string(code)};
+        smtp.send("Subject: load " + rcpt + "\r\n\r\nload test\r\n.\r\n");
+        code = smtp.reply();
+        detail += " END=" + std::to_string(code);
+        smtp.command("QUIT");
+        if (code == 250) return {"ok", detail};
+        return {tempfail(code) ? "tempfail" : "error", detail};
+    } catch (const std::exception& e) {
+        return {"error", e.what()};
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        std::string key = argv[i], value = argv[i + 1];
+        if (key == "--server") {
+            auto colon = value.rfind(':');
+            o.host = value.substr(0, colon);
+            o.port = static_cast<uint16_t>(std::stoi(value.substr(colon + 1)));
+        } else if (key == "--sessions") {
+            o.sessions = std::stoi(value);
+        } else if (key == "--seconds") {
+            o.seconds = std::stoi(value);
+        } else if (key == "--out") {
+            o.out = value;
+        } else if (key == "--auth-user") {
+            o.auth_user = value;
+        } else if (key == "--auth-password") {
+            o.auth_password = value;
+        } else {
+            std::fprintf(stderr, "smtp_load: unknown option %s\n", key.c_str());
+            return 64;
+        }
+    }
+    FILE* out = std::fopen(o.out.c_str(), "w");
+    if (!out) return 73;
+    std::mutex out_mutex;
+    std::atomic<long> counter{0};
+    const int64_t stop_at = now_ns() + int64_t{o.seconds} * 1'000'000'000;
+    std::atomic<long> totals[4] = {};  // ok, wrong, tempfail, error
+    std::vector<std::thread> workers;
+    for (int w = 0; w < o.sessions; ++w) {
+        workers.emplace_back([&, w] {
+            long i = w;
+            while (now_ns() < stop_at) {
+                const long n = counter.fetch_add(1);
+                const Kind kind = static_cast<Kind>(i++ % 4);
+                const int64_t start = now_ns();
+                const Result r = session(o, kind, n);
+                const int64_t end = now_ns();
+                const int slot = std::strcmp(r.outcome, "ok") == 0 ? 0 : std::strcmp(r.outcome, "wrong") == 0 ? 1
+                                 : std::strcmp(r.outcome, "tempfail") == 0 ? 2 : 3;
+                ++totals[slot];
+                std::lock_guard lock(out_mutex);
+                std::fprintf(out, "%lld %lld %s %s %s\n", static_cast<long long>(start), static_cast<long long>(end),
+                             kind_name(kind), r.outcome, r.detail.c_str());
+            }
+        });
+    }
+    for (auto& t : workers) t.join();
+    std::fclose(out);
+    std::printf("smtp_load: %ld sessions: %ld ok, %ld wrong, %ld tempfail, %ld error\n", counter.load(), totals[0].load(),
+                totals[1].load(), totals[2].load(), totals[3].load());
+    return totals[1] == 0 ? 0 : 1;
+}
