@@ -105,7 +105,7 @@ public:
 private:
     void error(int line, std::string message) { errors_.push_back({name_, line, std::move(message)}); }
     void value(int line, const KeyInfo& key, std::string_view value);
-    void net(int line, std::string_view key, std::string_view value, std::vector<NetRule>& rules);
+    void net(int line, std::string_view key, std::string_view value, NetRules& rules);
 
     std::string name_;
     Conf& conf_;
@@ -231,7 +231,7 @@ void Parser::value(int line, const KeyInfo& key, std::string_view val) {
     }
 }
 
-void Parser::net(int line, std::string_view key, std::string_view val, std::vector<NetRule>& rules) {
+void Parser::net(int line, std::string_view key, std::string_view val, NetRules& rules) {
     auto parsed = Net::parse(val);
     if (auto* problem = std::get_if<std::string>(&parsed)) {
         error(line, std::string(key) + ": " + *problem);
@@ -372,12 +372,14 @@ ConfResult read_conf(const std::string& path) {
     };
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return failed("cannot open");
-    std::string contents;
+    std::vector<char, LargeAllocator<char>> contents;
     struct stat st {};
-    if (fstat(fd, &st) == 0 && st.st_size > 0) contents.reserve(static_cast<size_t>(st.st_size));
-    char buffer[65536];
-    for (;;) {
-        ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (fstat(fd, &st) == 0 && st.st_size > 0) contents.reserve(static_cast<size_t>(st.st_size) + 1);
+    for (;;) {  // read straight into the string, growing it when the file was larger than said
+        const size_t used = contents.size();
+        contents.resize(std::max(contents.capacity(), used + 65536));
+        ssize_t n = ::read(fd, contents.data() + used, contents.size() - used);
+        contents.resize(used + static_cast<size_t>(std::max<ssize_t>(n, 0)));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             ConfResult result = failed("cannot read");
@@ -385,10 +387,9 @@ ConfResult read_conf(const std::string& path) {
             return result;
         }
         if (n == 0) break;
-        contents.append(buffer, static_cast<size_t>(n));
     }
     ::close(fd);
-    return parse_conf(contents, path);
+    return parse_conf(std::string_view(contents.data(), contents.size()), path);
 }
 
 }  // namespace relaymilter

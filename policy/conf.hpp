@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "large_allocator.hpp"
 #include "net.hpp"
 
 namespace relaymilter {
@@ -27,6 +28,9 @@ struct NetRule {
     int line;
 };
 
+// A conf may hold a million of these.
+using NetRules = std::vector<NetRule, LargeAllocator<NetRule>>;
+
 struct DomainRule {
     std::string domain;  // canonical; a leading '.' for "every subdomain"
     int line;
@@ -36,9 +40,9 @@ struct Conf {
     std::string path;
     std::vector<DomainRule> local_domains;
     bool allow_authenticated = true;
-    std::vector<NetRule> allow_nets;
-    std::vector<NetRule> internal_addresses;
-    std::vector<NetRule> deny_nets;
+    NetRules allow_nets;
+    NetRules internal_addresses;
+    NetRules deny_nets;
     Reply reject_reply{"550", "5.7.1", "Relaying prohibited"};
     Mode mode = Mode::enforce;
     bool allow_open_relay = false;

@@ -8,7 +8,7 @@ namespace {
 std::string where(const Conf& conf, int line) { return conf.path + ":" + std::to_string(line); }
 
 // The first rule of `rules` that contains `address`, as "192.0.2.0/24 (FILE:LINE)".
-std::string matching_net(const Conf& conf, const std::vector<NetRule>& rules, const IpAddress& address) {
+std::string matching_net(const Conf& conf, const NetRules& rules, const IpAddress& address) {
     for (const NetRule& rule : rules) {
         if (rule.net.contains(address)) return rule.net.to_string() + " (" + where(conf, rule.line) + ")";
     }

@@ -39,13 +39,13 @@ void SegmentIndex<Key>::append(Key start, RuleTags tags) {
 }
 
 template <typename Key>
-void SegmentIndex<Key>::build(std::vector<Interval> intervals) {
+void SegmentIndex<Key>::build(Intervals intervals) {
     struct Event {
         Key at;
         int8_t delta;
         uint8_t bit;
     };
-    std::vector<Event> events;
+    std::vector<Event, LargeAllocator<Event>> events;
     events.reserve(intervals.size() * 2);
     for (const Interval& in : intervals) {
         for (uint8_t bit = 0; bit < 8; ++bit) {
@@ -60,6 +60,7 @@ void SegmentIndex<Key>::build(std::vector<Interval> intervals) {
 
     // Sweep: a new segment wherever the set of covering rule kinds changes.
     segments_.clear();
+    segments_.reserve(events.size() + 1);
     append(Key{0}, RuleTags{0});
     std::array<uint32_t, 8> open{};
     for (size_t i = 0; i < events.size();) {
@@ -80,7 +81,6 @@ void SegmentIndex<Key>::build(std::vector<Interval> intervals) {
     }
     events.clear();
     events.shrink_to_fit();
-    segments_.shrink_to_fit();
 
     // Buckets of a few segments each, over the span where segments start.
     bucket_begin_.clear();
@@ -131,27 +131,39 @@ bool SegmentIndex<Key>::all_tagged(RuleTags tag) const {
 template class SegmentIndex<uint32_t>;
 template class SegmentIndex<uint128>;
 
-NetTable::NetTable(std::span<const TaggedNet> rules) {
+NetTable::Builder::Builder(size_t expected_rules) {
+    v4_.reserve(expected_rules);
+    v6_.reserve(expected_rules);
+}
+
+void NetTable::Builder::add(const Net& net, RuleTags tags) {
     constexpr uint128 v4_first = kV4MappedBase;
     constexpr uint128 v4_last = kV4MappedBase | 0xffffffffu;
-    std::vector<SegmentIndex<uint32_t>::Interval> v4;
-    std::vector<SegmentIndex<uint128>::Interval> v6;
-    for (const TaggedNet& rule : rules) {
-        if (!rule.net.is_prefix()) {
-            irregular_.push_back(rule);
-            continue;
-        }
-        uint128 first = rule.net.first();
-        uint128 last = rule.net.last();
-        if (first <= v4_last && last >= v4_first) {  // the IPv4 part, in IPv4's own index
-            v4.push_back({static_cast<uint32_t>(std::max(first, v4_first)),
-                          static_cast<uint32_t>(std::min(last, v4_last)), rule.tags});
-        }
-        if (first < v4_first || last > v4_last) v6.push_back({first, last, rule.tags});
+    if (!net.is_prefix()) {
+        irregular_.push_back({net, tags});
+        return;
     }
-    v4_.build(std::move(v4));
-    v6_.build(std::move(v6));
+    const uint128 first = net.first();
+    const uint128 last = net.last();
+    if (first <= v4_last && last >= v4_first) {  // the IPv4 part, in IPv4's own index
+        v4_.push_back({static_cast<uint32_t>(std::max(first, v4_first)), static_cast<uint32_t>(std::min(last, v4_last)), tags});
+    }
+    if (first < v4_first || last > v4_last) v6_.push_back({first, last, tags});
+}
+
+NetTable NetTable::Builder::build() && {
+    NetTable table;
+    table.v4_.build(std::move(v4_));
+    table.v6_.build(std::move(v6_));
     irregular_.shrink_to_fit();
+    table.irregular_ = std::move(irregular_);
+    return table;
+}
+
+NetTable::NetTable(std::span<const TaggedNet> rules) {
+    Builder builder(rules.size());
+    for (const TaggedNet& rule : rules) builder.add(rule.net, rule.tags);
+    *this = std::move(builder).build();
 }
 
 RuleTags NetTable::lookup(const IpAddress& address) const {

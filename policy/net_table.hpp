@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "large_allocator.hpp"
 #include "net.hpp"
 
 namespace relaymilter {
@@ -47,7 +48,8 @@ public:
         Key last;
         RuleTags tags;
     };
-    void build(std::vector<Interval> intervals);
+    using Intervals = std::vector<Interval, LargeAllocator<Interval>>;
+    void build(Intervals intervals);
     [[nodiscard]] RuleTags lookup(Key key) const;
     [[nodiscard]] size_t bytes() const;
     // Whether every key carries `tag`.
@@ -56,16 +58,30 @@ public:
 private:
     void append(Key start, RuleTags tags);
 
-    std::vector<Segment<Key>> segments_{Segment<Key>{}};  // one segment: everything, no tags
+    std::vector<Segment<Key>, LargeAllocator<Segment<Key>>> segments_{Segment<Key>{}};  // at first everything, no tags
     // bucket b covers keys [base_ + (b << shift_), base_ + ((b + 1) << shift_)); bucket_begin_[b]
     // is how many segments start at or below the bucket's first key.
     Key base_ = 0;
     unsigned shift_ = 0;
-    std::vector<uint32_t> bucket_begin_;
+    std::vector<uint32_t, LargeAllocator<uint32_t>> bucket_begin_;
 };
 
 class NetTable {
 public:
+    // Collects rules, then makes the table; nothing is copied twice on the way (a conf of a
+    // million rules is loaded on every reload).
+    class Builder {
+    public:
+        explicit Builder(size_t expected_rules);
+        void add(const Net& net, RuleTags tags);
+        [[nodiscard]] NetTable build() &&;
+
+    private:
+        SegmentIndex<uint32_t>::Intervals v4_;
+        SegmentIndex<uint128>::Intervals v6_;
+        std::vector<TaggedNet> irregular_;
+    };
+
     NetTable() = default;
     explicit NetTable(std::span<const TaggedNet> rules);
 

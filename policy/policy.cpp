@@ -28,19 +28,18 @@ std::shared_ptr<const Policy> Policy::build(const Conf& conf, std::vector<ConfEr
     std::shared_ptr<Policy> policy(new Policy());
     for (const DomainRule& rule : conf.local_domains) policy->local_domains_.add(rule.domain);
 
-    std::vector<TaggedNet> nets;
-    nets.reserve(conf.deny_nets.size() + conf.allow_nets.size() + conf.internal_addresses.size());
-    for (const NetRule& rule : conf.deny_nets) nets.push_back({rule.net, kDenyNet});
-    for (const NetRule& rule : conf.allow_nets) nets.push_back({rule.net, kAllowNet});
-    for (const NetRule& rule : conf.internal_addresses) nets.push_back({rule.net, kInternalAddress});
-    policy->nets_ = NetTable(nets);
+    NetTable::Builder nets(conf.deny_nets.size() + conf.allow_nets.size() + conf.internal_addresses.size());
+    for (const NetRule& rule : conf.deny_nets) nets.add(rule.net, kDenyNet);
+    for (const NetRule& rule : conf.allow_nets) nets.add(rule.net, kAllowNet);
+    for (const NetRule& rule : conf.internal_addresses) nets.add(rule.net, kInternalAddress);
+    policy->nets_ = std::move(nets).build();
 
     if (!conf.allow_open_relay) {
         // Single rules covering everything are caught by the conf reader with their line;
         // this catches several that do it together (0.0.0.0/1 and 128.0.0.0/1).
         struct Kind {
             RuleTags tag;
-            const std::vector<NetRule>& rules;
+            const NetRules& rules;
             const char* key;
         };
         for (const Kind& kind : {Kind{kAllowNet, conf.allow_nets, "allow-net"},

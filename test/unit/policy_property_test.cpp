@@ -14,7 +14,7 @@ using relaymilter::testing::random_net;
 
 namespace {
 
-bool contained(const std::vector<NetRule>& rules, const std::optional<IpAddress>& a) {
+bool contained(const NetRules& rules, const std::optional<IpAddress>& a) {
     if (!a) return false;
     for (const NetRule& r : rules) {
         if (r.net.contains(*a)) return true;
