@@ -5,7 +5,6 @@
 #include <netinet/in.h>
 
 #include <cstring>
-#include <exception>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -128,16 +127,36 @@ sfsistat answer(SMFICTX* ctx, Session& s, const char* rcpt, const Decision& deci
     return SMFIS_REJECT;
 }
 
-sfsistat failed(const char* where, const std::exception* e) {
-    log_line(LOG_ERR, std::string(where) + ": internal error (" + (e ? e->what() : "unknown") +
-                          "); answering tempfail");
-    return SMFIS_TEMPFAIL;
+// Runs one callback's work. Any exception is logged and answered with tempfail; at a step the
+// MTA expects no reply to (connect, MAIL with the no-reply flags), the session is marked instead
+// and its next RCPT answers tempfail: the failure can never turn into an accept.
+template <typename Work>
+sfsistat guarded(const char* where, SMFICTX* ctx, unsigned long no_reply_step, Work&& work) noexcept {
+    std::string why = "unknown error";
+    try {
+        return work();
+    } catch (const std::exception& e) {
+        try {
+            why = e.what();
+        } catch (...) {
+        }
+    } catch (...) {
+    }
+    Session* session = session_of(ctx);
+    const bool no_reply = no_reply_step && session && (session->steps & no_reply_step);
+    if (no_reply_step && session) session->broken = true;
+    try {
+        log_line(LOG_ERR, std::string(where) + ": internal error (" + why + "); " +
+                              (no_reply ? "this session's recipients get tempfail" : "answering tempfail"));
+    } catch (...) {
+    }
+    return no_reply ? SMFIS_NOREPLY : SMFIS_TEMPFAIL;
 }
 
 sfsistat on_negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps, unsigned long, unsigned long,
                       unsigned long* want_actions, unsigned long* want_steps, unsigned long* want_2,
                       unsigned long* want_3) {
-    try {
+    return guarded("negotiate", ctx, 0, [&] {
         auto* session = session_of(ctx);
         if (!session) {
             session = new Session();
@@ -154,16 +173,12 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps, 
             smfi_setsymlist(ctx, SMFIM_ENVFROM, kMailMacros);
         }
         return SMFIS_CONTINUE;
-    } catch (const std::exception& e) {
-        return failed("negotiate", &e);
-    } catch (...) {
-        return failed("negotiate", nullptr);
-    }
+    });
 }
 
 sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
-    Session* session = session_of(ctx);
-    try {
+    return guarded("connect", ctx, SMFIP_NR_CONN, [&] {
+        Session* session = session_of(ctx);
         if (!session) {  // an MTA that does not negotiate (milter protocol 2)
             session = new Session();
             smfi_setpriv(ctx, session);
@@ -172,44 +187,28 @@ sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
         session->client_name = hostname ? hostname : "";
         session->listener = listener_of(ctx);
         return no_reply_or_continue(session, SMFIP_NR_CONN);
-    } catch (const std::exception& e) {
-        if (session) session->broken = true;
-        return session && (session->steps & SMFIP_NR_CONN) ? SMFIS_NOREPLY : failed("connect", &e);
-    } catch (...) {
-        if (session) session->broken = true;
-        return session && (session->steps & SMFIP_NR_CONN) ? SMFIS_NOREPLY : failed("connect", nullptr);
-    }
+    });
 }
 
 sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
-    Session* session = session_of(ctx);
-    try {
+    return guarded("mail", ctx, SMFIP_NR_MAIL, [&] {
+        Session* session = session_of(ctx);
         if (!session) throw std::runtime_error("MAIL before connect");
         session->from = argv && argv[0] ? argv[0] : "";
         session->login = macro(ctx, "{auth_authen}");
         return no_reply_or_continue(session, SMFIP_NR_MAIL);
-    } catch (const std::exception& e) {
-        if (session) session->broken = true;
-        return session && (session->steps & SMFIP_NR_MAIL) ? SMFIS_NOREPLY : failed("mail", &e);
-    } catch (...) {
-        if (session) session->broken = true;
-        return session && (session->steps & SMFIP_NR_MAIL) ? SMFIS_NOREPLY : failed("mail", nullptr);
-    }
+    });
 }
 
 sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
-    try {
+    return guarded("rcpt", ctx, 0, [&] {
         Session* session = session_of(ctx);
         if (!session || session->broken) throw std::runtime_error("no usable session state");
         const char* rcpt = argv && argv[0] ? argv[0] : "";
         g_live->refresh(session->policy, session->policy_version);
         const Client client{session->client, session->listener, session->login};
         return answer(ctx, *session, rcpt, session->policy->decide(client, rcpt));
-    } catch (const std::exception& e) {
-        return failed("rcpt", &e);
-    } catch (...) {
-        return failed("rcpt", nullptr);
-    }
+    });
 }
 
 // The steps --protocol full asks for and answers without looking at them.

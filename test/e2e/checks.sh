@@ -2,6 +2,7 @@
 # "ok" or "FAIL" and counts failures in $failures, so one run reports every broken case.
 
 failures=0
+MILTER_PID=""
 ok() { echo "ok   $*"; }
 bad() { echo "FAIL $*"; failures=$((failures + 1)); }
 
@@ -31,6 +32,25 @@ wait_log() {
     done
     bad "no log line containing: $text"
     return 1
+}
+
+# milter_start: relaymilter in the foreground on the UNIX socket $socket, with conf $conf, log in
+# $mlog, binary $bin and extra arguments milter_args (an array, may be unset); sets MILTER_PID.
+milter_start() {
+    "$bin" -c "$conf" -f -p "unix:$socket" --log stderr ${milter_args[@]+"${milter_args[@]}"} 2>>"$mlog" &
+    MILTER_PID=$!
+    harness_track "$MILTER_PID"
+    harness_wait_for 10 test -S "$socket" || harness_fail "relaymilter did not make its socket"
+}
+
+# check_down LABEL -- SWAKS ARGS FOR AN OUTSIDE CLIENT: with relaymilter down, a relay attempt gets
+# a 4xx from the MTA (fail closed), never a 250.
+check_down() {
+    local label=$1 got
+    shift 2
+    got=$(smtp "$@" --from a@b.test --to user@gmail.com --quit-after RCPT | grep -E '^(MAIL|RCPT)' || true)
+    if grep -q '^RCPT.* -> 250' <<<"$got"; then bad "$label: a relay attempt got 250"; echo "$got"; return; fi
+    if grep -qE " -> 4[0-9][0-9]" <<<"$got"; then ok "$label: $(grep -E ' -> 4' <<<"$got" | head -1)"; else bad "$label: no 4xx"; echo "$got"; fi
 }
 
 # The classic open-relay recipient forms (Nmap's smtp-open-relay), as "SENDER|RECIPIENT", with

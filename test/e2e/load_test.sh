@@ -29,18 +29,12 @@ chown postfix "$tmp/run"
 socket=$tmp/run/relaymilter.sock
 conf=$tmp/relaymilter.conf
 mlog=$tmp/relaymilter.log
+milter_args=(-u postfix)
 good='local-domain = example.com
 allow-net = 127.0.0.3
 log = stderr'
 echo "$good" >"$conf"
 
-MILTER_PID=""
-milter_start() {
-    "$bin" -c "$conf" -f -p "unix:$socket" -u postfix --log stderr 2>>"$mlog" &
-    MILTER_PID=$!
-    harness_track "$MILTER_PID"
-    harness_wait_for 10 test -S "$socket" || harness_fail "relaymilter did not make its socket"
-}
 # Postfix sized for SESSIONS clients at once, with no per-client limits or artificial delays.
 tuning="default_process_limit = $((sessions + 100))
 smtpd_client_connection_count_limit = 0

@@ -19,6 +19,7 @@ chown postfix "$tmp/run"  # relaymilter runs as postfix here, so Postfix may use
 socket="$tmp/run/relaymilter.sock"
 conf="$tmp/relaymilter.conf"
 mlog="$tmp/relaymilter.log"
+milter_args=(-u postfix)
 
 write_conf() {  # write_conf [EXTRA LINES]
     cat >"$conf" <<CONF
@@ -30,14 +31,6 @@ deny-net = 127.0.0.66
 log = stderr
 $*
 CONF
-}
-
-MILTER_PID=""
-milter_start() {
-    "$bin" -c "$conf" -f -p "unix:$socket" -u postfix --log stderr 2>>"$mlog" &
-    MILTER_PID=$!
-    harness_track "$MILTER_PID"
-    harness_wait_for 10 test -S "$socket" || harness_fail "relaymilter did not make its socket"
 }
 
 write_conf
@@ -130,17 +123,11 @@ RCPT TO:<dry@gmail.com> -> 250" \
 wait_log "cat $mlog" "would-reject: client=unknown[127.0.0.2] listener=127.0.0.1 auth=- from=<a@b.test> to=<dry@gmail.com> rule=default"
 write_conf
 kill -HUP "$MILTER_PID"
-harness_wait_for 10 grep -qF "$(printf 'mode=enforce')" <(grep reload: "$mlog" | tail -1) || bad "back to enforce"
+harness_wait_for 10 bash -c "grep 'reload: ' '$mlog' | grep -q 'mode=enforce'" || bad "no reload back to enforce"
 
 # --- fail closed: relaymilter stopped, then killed: 4xx, never 250 --------------------------
-check_down() {  # check_down LABEL
-    local got
-    got=$(smtp "${outside[@]}" --from a@b.test --to user@gmail.com --quit-after RCPT | grep -E '^(MAIL|RCPT)' || true)
-    if grep -q " -> 250" <<<"$(grep '^RCPT' <<<"$got")"; then bad "$1: a relay attempt got 250"; echo "$got"; return; fi
-    grep -qE " -> 4[0-9][0-9]" <<<"$got" && ok "$1: $(grep -E ' -> 4' <<<"$got" | head -1)" || { bad "$1: no 4xx"; echo "$got"; }
-}
 harness_stop_pid "$MILTER_PID"
-check_down "relaymilter stopped: relay attempt tempfailed"
+check_down "relaymilter stopped: relay attempt tempfailed" -- "${outside[@]}"
 milter_start
 expect "relaymilter started again: decisions right at once" \
 "MAIL FROM:<a@b.test> -> 250
@@ -148,7 +135,7 @@ RCPT TO:<user@gmail.com> -> 550 5.7.1 Relaying prohibited" \
     -- "${outside[@]}" --from a@b.test --to user@gmail.com --quit-after RCPT
 kill -KILL "$MILTER_PID"
 wait "$MILTER_PID" 2>/dev/null
-check_down "relaymilter killed (-9): relay attempt tempfailed"
+check_down "relaymilter killed (-9): relay attempt tempfailed" -- "${outside[@]}"
 milter_start
 expect "relaymilter restarted after kill -9: decisions right at once" \
 "MAIL FROM:<a@b.test> -> 250

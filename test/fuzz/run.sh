@@ -24,10 +24,11 @@ for target in "${targets[@]}"; do
         -rss_limit_mb=2048 "corpus/$target" "$top/test/fuzz/corpus/$target") >"$log" 2>&1
     code=$?
     set -e
-    runs=$(awk -F: '/stat::number_of_executed_units/ {gsub(/ /, "", $2); print $2}' "$log")
+    runs=$(awk '/stat::number_of_executed_units/ {print $NF}' "$log")
+    coverage=$(grep -oE "cov: [0-9]+" "$log" | tail -1)
     corpus=$(ls "$build/corpus/$target" | wc -l)
     if [ $code -eq 0 ]; then
-        echo "fuzz $target: ${runs:-?} executions in ${seconds} s, no crash; corpus $corpus inputs"
+        echo "fuzz $target: ${runs:-?} executions in ${seconds} s, no crash; ${coverage:-cov: ?} edges; corpus $corpus inputs"
     else
         echo "fuzz $target: FAILED (exit $code) after ${runs:-?} executions:"
         grep -E "ERROR|SUMMARY|Test unit written|deadly signal" "$log" | head -8 | sed 's/^/    /'
