@@ -17,6 +17,7 @@
 #     Postfix's own restriction (as in a) refuses there, with the milter attached.
 #  3. Reload of a 1M-rule conf under traffic: its time, and whether any session failed.
 #  4. The policy lookup benchmark (policy_bench --quick).
+# PARTS="1 3" runs only those parts.
 set -uo pipefail
 build=$(realpath "${1:?usage: mta_bench.sh BUILD_DIR [--quick]}")
 quick=${2:-}
@@ -26,6 +27,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 trap 'pf_stop; harness_cleanup' EXIT
 [ "$(id -u)" = 0 ] || harness_fail "run as root"
 
+PARTS=${PARTS:-1 2 3 4}
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 MESSAGES=${MESSAGES:-2000}
 ROUNDS=${ROUNDS:-5}
 if [ "$quick" = --quick ]; then MESSAGES=400; ROUNDS=3; fi
@@ -139,6 +142,7 @@ echo "mta_bench: Postfix $(postconf -d -h mail_version), $(nproc) cores, $(awk '
 echo
 
 # --- 1. round trips ---------------------------------------------------------------------------
+if part 1; then
 echo "1. Milter round trips per SMTP session (counted by test/bench/milter_counter between Postfix and the milter)"
 printf "   %-34s %-22s %10s %20s\n" milter session "MTA packets" "replies (round trips)"
 count_session() {  # count_session LABEL KIND ARGS...: one session of each shape through the proxy
@@ -169,8 +173,10 @@ count_session "null_milter lean" null lean
 count_session "null_milter bare (no callbacks)" null bare
 echo "   (relaymilter lean: negotiation, then RCPT, DATA and end of message answered; connect and MAIL unanswered)"
 echo
+fi
 
 # --- 2. throughput ----------------------------------------------------------------------------
+if part 2; then
 echo "2. Throughput: smtp-source -s $SESSIONS -m $MESSAGES per run, one message per session, $ROUNDS rounds"
 configs=(a b b-tcp b-full b-100k c c-lean)
 declare -A result
@@ -224,8 +230,10 @@ for pair in "b a" "b c" "b c-lean" "b-tcp b" "b-100k b" "b-full b"; do
     printf "   %-56s %16s %16s\n" "$1/$2" "$(ratio "$1" "$2" allow)" "$(ratio "$1" "$2" refuse)"
 done
 echo
+fi
 
 # --- 3. reload of a 1M-rule conf under traffic ------------------------------------------------
+if part 3; then
 echo "3. Reload of a 1,000,000-rule conf under traffic"
 cp "$tmp/allow.conf" "$tmp/allow-1m.conf"
 random_nets 1000000 2 >>"$tmp/allow-1m.conf"
@@ -251,7 +259,10 @@ echo "   traffic meanwhile: $((MESSAGES * 2)) messages sent, $(( $(log_count "st
      "$(( $(log_count "milter.*451\|Service unavailable") - before_fail )) tempfailed, smtp-source exit $loader_status"
 stop_milter
 echo
+fi
 
 # --- 4. policy lookups ------------------------------------------------------------------------
+if part 4; then
 echo "4. Policy lookups (build/test/bench/policy_bench --quick)"
 "$build/test/bench/policy_bench" --quick | sed 's/^/   /'
+fi
