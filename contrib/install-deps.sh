@@ -11,7 +11,7 @@ packages=(
   # the milter protocol and real-MTA tests
   miltertest postfix swaks sasl2-bin libsasl2-modules util-linux procps iproute2 socat
   # fuzzing (clang's libFuzzer), leak checks, man page lint, packaging
-  clang valgrind mandoc groff-base man-db dpkg-dev file
+  clang valgrind mandoc groff-base man-db dpkg-dev file systemd
 )
 
 missing=()
