@@ -81,6 +81,17 @@ ok "replaced a stale pid file; warned when running as root without user"
 harness_stop_pid "$pid"
 [ ! -e "$tmp/stale.pid" ] || harness_fail "pid file left behind"
 
+# SIGINT stops it cleanly too.
+"$bin" -c "$tmp/relaymilter.conf" -p "unix:$tmp/int.sock" -P "$tmp/int.pid" -f 2>"$tmp/int.log" &
+pid=$!
+harness_track "$pid"
+harness_wait_for 10 grep -q "starting" "$tmp/int.log" || harness_fail "did not start"
+kill -INT "$pid"
+set +e; wait "$pid"; code=$?; set -e
+[ "$code" = 0 ] && [ ! -e "$tmp/int.sock" ] && [ ! -e "$tmp/int.pid" ] && grep -q "stopping on SIGINT" "$tmp/int.log" ||
+    harness_fail "SIGINT: exit $code, socket or pid file left, or no log line"
+ok "SIGINT: a clean stop (exit 0, socket and pid file removed)"
+
 # A symlink planted where the pid file goes is not followed.
 echo keep >"$tmp/target"
 ln -s "$tmp/target" "$tmp/link.pid"
