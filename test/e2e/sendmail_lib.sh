@@ -41,6 +41,13 @@ sm_fetch() {
 sm_config() {
     SM_RUN=$1
     local milter=$2 extra=${3:-} host=mx.example.test
+    # Sendmail runs in its own mount namespace with private propagation, so the bind mounts of
+    # sendmail_ns.sh never reach the host's /etc or /dev. unshare needs "/" to be a mount point
+    # for that: it is on a machine, a VM or a container; a plain chroot must be bind-mounted onto
+    # itself first. Refuse clearly rather than mount with shared propagation.
+    unshare --mount --propagation private true 2>/dev/null ||
+        harness_fail "cannot make a private mount namespace (unshare --mount --propagation private):" \
+            "is / a mount point? In a chroot, run 'mount --bind DIR DIR' on its root before entering it"
     SM_PORT1=$(harness_free_port)
     SM_PORT2=$(harness_free_port)
     mkdir -p "$SM_RUN"/{queue,sasl,etc}
@@ -88,6 +95,10 @@ define(\`confDONT_BLAME_SENDMAIL', \`TrustStickyBit')dnl
 define(\`confDONT_PROBE_INTERFACES', \`True')dnl
 define(\`confLOG_LEVEL', \`9')dnl
 define(\`confTO_IDENT', \`0s')dnl
+dnl a busy test machine (load average in the tens under the ASan load test) must not make it
+dnl close its listeners (RefuseLA, default 12 per CPU) or only queue mail (QueueLA)
+define(\`confREFUSE_LA', \`10000')dnl
+define(\`confQUEUE_LA', \`10000')dnl
 define(\`confAUTH_REALM', \`$host')dnl
 define(\`confAUTH_MECHANISMS', \`PLAIN LOGIN')dnl
 TRUST_AUTH_MECH(\`PLAIN LOGIN')dnl
