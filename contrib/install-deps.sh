@@ -10,8 +10,9 @@ packages=(
   cmake make g++ pkg-config libmilter-dev libboost-program-options-dev catch2
   # the milter protocol and real-MTA tests
   miltertest postfix swaks sasl2-bin libsasl2-modules util-linux procps iproute2 socat
-  # fuzzing (clang's libFuzzer), leak checks, man page lint, packaging
-  clang valgrind mandoc groff-base man-db dpkg-dev file systemd
+  # fuzzing (clang; libFuzzer and the sanitizer runtimes are in libclang-rt-14-dev, which clang
+  # only recommends), leak checks, man page lint, packaging
+  clang libclang-rt-14-dev valgrind mandoc groff-base man-db dpkg-dev file systemd
 )
 
 missing=()
