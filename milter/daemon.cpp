@@ -1,9 +1,9 @@
 // daemon: start-up order is socket (as root), detach, pid file, drop root, then serve (the
-// Unix chores themselves are in process.cpp). Signals
-// are taken by the main thread with real handlers while libmilter runs in a thread of its own:
-// the kernel hands a process-directed signal to the main thread first whenever it does not
-// block it, so libmilter's own signal thread, which would stop the milter on SIGHUP, never
-// sees one. The handlers only write the signal number to a pipe; the main loop acts on it.
+// Unix chores themselves are in process.cpp). Signals are taken by the main thread with real
+// handlers while libmilter runs in a thread of its own: the kernel hands a process-directed
+// signal to the main thread first whenever it does not block it, so libmilter's own signal
+// thread, which would stop the milter on SIGHUP, never sees one. The handlers only write the
+// signal number to a pipe; the main loop acts on it.
 #include "daemon.hpp"
 
 #include <fcntl.h>

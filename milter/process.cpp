@@ -43,18 +43,29 @@ std::string unix_socket_path(const std::string& spec) {
     return {};
 }
 
+namespace {
+// A descriptor connected to the UNIX socket at `path`, or -1 when nothing accepts there.
+int connect_unix(const std::string& path) {
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    if (path.size() >= sizeof sun.sun_path) return -1;
+    std::memcpy(sun.sun_path, path.c_str(), path.size());
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+}  // namespace
+
 // libmilter takes smfi_stop() only when its listener's poll returns, which without traffic
 // is a timeout of about 5 s; a connection to our own socket makes it return at once.
 // Best effort: a host name in the socket spec is not resolved.
 void wake_listener(const std::string& spec, const std::string& socket_path) {
     int fd = -1;
     if (!socket_path.empty()) {
-        sockaddr_un sun{};
-        sun.sun_family = AF_UNIX;
-        if (socket_path.size() >= sizeof sun.sun_path) return;
-        std::memcpy(sun.sun_path, socket_path.c_str(), socket_path.size());
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0) [[maybe_unused]] int r = connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun);
+        fd = connect_unix(socket_path);
     } else {
         const bool v6 = spec.rfind("inet6:", 0) == 0;
         const std::string rest = spec.substr(v6 ? 6 : 5);
@@ -86,15 +97,10 @@ void wake_listener(const std::string& spec, const std::string& socket_path) {
 
 // Whether something accepts connections on the UNIX socket at `path`: then it is not stale.
 bool unix_socket_in_use(const std::string& path) {
-    sockaddr_un sun{};
-    sun.sun_family = AF_UNIX;
-    if (path.size() >= sizeof sun.sun_path) return false;
-    std::memcpy(sun.sun_path, path.c_str(), path.size());
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int fd = connect_unix(path);
     if (fd < 0) return false;
-    bool in_use = connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0;
     ::close(fd);
-    return in_use;
+    return true;
 }
 
 std::optional<Account> find_account(const std::string& name) {
