@@ -161,6 +161,14 @@ void Parser::value(int line, const KeyInfo& key, std::string_view val) {
                             std::string(val.substr(1)) + "' (every subdomain)?");
             return;
         }
+        if (!parents && domain.front() == '[') {
+            std::string why;
+            auto literal = address_literal(domain, why);
+            if (!literal) {
+                error(line, name + ": '" + std::string(val) + "': " + why);
+                return;
+            }
+        }
         auto canonical = canonical_domain(domain);
         if (!canonical || (parents && canonical->front() == '[')) {
             error(line, name + ": '" + std::string(val) + "' is not a domain name or address literal such as [192.0.2.25]");

@@ -26,14 +26,39 @@ bool is_unquoted_special(char c) {
 
 }  // namespace
 
+std::optional<std::string> address_literal(std::string_view text, std::string& why) {
+    if (text.size() < 2 || text.front() != '[' || text.back() != ']') {
+        why = "an address literal is written in brackets, e.g. [192.0.2.25] or [IPv6:2001:db8::25]";
+        return std::nullopt;
+    }
+    std::string_view inside = text.substr(1, text.size() - 2);
+    const bool tagged = inside.size() >= 5 && (inside[0] | 0x20) == 'i' && (inside[1] | 0x20) == 'p' &&
+                        (inside[2] | 0x20) == 'v' && inside[3] == '6' && inside[4] == ':';
+    if (tagged) inside.remove_prefix(5);
+    const bool written_v6 = inside.find(':') != std::string_view::npos;
+    if (written_v6 && !tagged) {
+        why = "an IPv6 address literal needs the IPv6: tag (RFC 5321), e.g. [IPv6:" + std::string(inside) + "]";
+        return std::nullopt;
+    }
+    auto address = IpAddress::parse(inside);
+    if (!address || written_v6 != tagged) {
+        why = tagged ? "not an IPv6 address after the IPv6: tag" : "not an IPv4 address";
+        return std::nullopt;
+    }
+    if (tagged && address->is_v4()) {
+        why = "an IPv4-mapped IPv6 literal: the MTAs disagree on whether it is this host's address "
+              "(Sendmail relays it), so it is never local; write [" + address->to_string() + "]";
+        return std::nullopt;
+    }
+    return tagged ? "[ipv6:" + address->to_string() + "]" : "[" + address->to_string() + "]";
+}
+
 std::optional<std::string> canonical_domain(std::string_view text) {
     if (!text.empty() && text.back() == '.') text.remove_suffix(1);
     if (text.empty()) return std::nullopt;
     if (text.front() == '[') {
-        if (text.back() != ']') return std::nullopt;
-        auto address = IpAddress::parse_tagged(text);
-        if (!address) return std::nullopt;
-        return address->is_v4() ? "[" + address->to_string() + "]" : "[ipv6:" + address->to_string() + "]";
+        std::string why;
+        return address_literal(text, why);
     }
     if (text.size() > 253) return std::nullopt;
     std::string domain;

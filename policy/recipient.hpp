@@ -24,4 +24,12 @@ struct Recipient {
 // conf's local-domain values and recipients, so both sides compare the same spelling.
 [[nodiscard]] std::optional<std::string> canonical_domain(std::string_view text);
 
+// An address literal as the MTAs treat one as their own: "[192.0.2.1]" (IPv4) or "[IPv6:2001:db8::1]"
+// (tag in any case), canonical ("[192.0.2.1]", "[ipv6:2001:db8::1]"), or why it is not one. An IPv4
+// literal only ever equals IPv4 literals, an IPv6 one IPv6 literals. Refused: an untagged IPv6
+// literal (malformed, RFC 5321), and an IPv4-mapped IPv6 literal, on which the MTAs disagree
+// (Sendmail does not take [IPv6:::ffff:127.0.0.1] for its own address and relays it). `why` gets
+// the reason, phrased for "KEY: 'TEXT': why".
+[[nodiscard]] std::optional<std::string> address_literal(std::string_view text, std::string& why);
+
 }  // namespace relaymilter

@@ -60,9 +60,53 @@ TEST_CASE("parse_recipient finds the domain and any routing", "[recipient]") {
 TEST_CASE("canonical_domain is shared by the conf and recipients", "[recipient]") {
     CHECK(canonical_domain("Example.COM.") == "example.com");
     CHECK(canonical_domain("[IPv6:2001:db8::1]") == "[ipv6:2001:db8::1]");
-    CHECK(canonical_domain("[IPv6:::ffff:192.0.2.1]") == "[192.0.2.1]");
+    CHECK_FALSE(canonical_domain("[IPv6:::ffff:192.0.2.1]"));  // see the literal table below
     CHECK_FALSE(canonical_domain(""));
     CHECK_FALSE(canonical_domain("."));
     CHECK_FALSE(canonical_domain("a b.com"));
     CHECK_FALSE(canonical_domain(std::string(254, 'a')));
+}
+
+TEST_CASE("Address literals: IPv4 matches IPv4, IPv6 matches IPv6, what the MTAs disagree on is refused",
+          "[recipient]") {
+    struct Row {
+        const char* label;
+        const char* text;
+        const char* want;  // the canonical literal, or "" when refused
+    };
+    const Row rows[] = {
+        {"IPv4", "[127.0.0.1]", "[127.0.0.1]"},
+        {"IPv4, leading zeros", "[127.0.0.01]", ""},
+        {"IPv4, short form", "[127.1]", ""},
+        {"IPv6", "[IPv6:2001:db8::1]", "[ipv6:2001:db8::1]"},
+        {"IPv6, upper-case tag", "[IPV6:2001:DB8::1]", "[ipv6:2001:db8::1]"},
+        {"IPv6, lower-case tag, long form", "[ipv6:2001:0db8:0:0:0:0:0:1]", "[ipv6:2001:db8::1]"},
+        {"IPv6 loopback", "[IPv6:::1]", "[ipv6:::1]"},
+        {"IPv4-compatible (not mapped) is IPv6", "[IPv6:::127.0.0.1]", "[ipv6:::127.0.0.1]"},
+        {"mapped, dotted", "[IPv6:::ffff:127.0.0.1]", ""},
+        {"mapped, hex", "[IPv6:::FFFF:7F00:1]", ""},
+        {"mapped, long form", "[IPv6:0:0:0:0:0:ffff:127.0.0.1]", ""},
+        {"mapped, upper-case tag", "[IPV6:::FFFF:127.0.0.1]", ""},
+        {"untagged IPv6", "[::1]", ""},
+        {"untagged mapped", "[::ffff:127.0.0.1]", ""},
+        {"IPv6 tag on IPv4", "[IPv6:127.0.0.1]", ""},
+        {"general literal", "[x400:c=us]", ""},
+        {"zone", "[IPv6:fe80::1%eth0]", ""},
+        {"empty", "[]", ""},
+        {"unclosed", "[127.0.0.1", ""},
+    };
+    for (const Row& row : rows) {
+        std::string why;
+        auto got = address_literal(row.text, why);
+        INFO(row.label << ": " << row.text << ": got " << (got ? *got : "refused (" + why + ")") << ", want "
+                       << (*row.want ? row.want : "refused"));
+        if (*row.want) {
+            CHECK(got == std::string(row.want));
+        } else {
+            CHECK_FALSE(got);
+            CHECK_FALSE(why.empty());
+        }
+        // A recipient at the literal: local exactly when the literal is, and canonical the same way.
+        CHECK(canonical_domain(row.text) == got);
+    }
 }
