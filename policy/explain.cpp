@@ -86,7 +86,8 @@ std::string bracketed(std::string_view address) {
 }
 
 std::string explain(const Conf& conf, const Policy& policy, const Client& client, std::string_view recipient) {
-    const Recipient rcpt = parse_recipient(bracketed(recipient));
+    // The recipient exactly as the MTA would pass it: the same parse and decision as the milter's.
+    const Recipient rcpt = parse_recipient(recipient);
     const Decision decision = policy.decide(client, rcpt);
     std::string line = std::string(verdict_name(decision.verdict)) + " " + bracketed(recipient) +
                        " rule=" + std::string(rule_name(decision.rule));
