@@ -11,6 +11,7 @@
 
 #include "explain.hpp"
 #include "log.hpp"
+#include "notices.hpp"
 
 namespace relaymilter {
 
@@ -30,6 +31,18 @@ struct Session {
     std::string login;
     std::string from;
     bool broken = false;  // a no-reply step failed: refuse to decide rather than guess
+    bool rewrite_offered = true;  // the MTA offered to let us delete and add recipients
+    std::string mta;              // the MTA's name and version, macro v
+    // Accepted recipients whose success or delay notice request must be dropped at end of
+    // message (the client may not send mail to the sender): the address, its ESMTP arguments
+    // with NOTIFY=FAILURE in place of the request, and the request and rule for the log.
+    struct Neutralised {
+        std::string rcpt;
+        std::string args;
+        std::string notify;
+        Rule rule;
+    };
+    std::vector<Neutralised> neutralised;
 };
 
 // Protocol steps we do not need: the MTA skips them, and expects no reply to connect and MAIL.
@@ -39,9 +52,12 @@ struct Session {
 // per session). One more round trip costs far less.
 constexpr unsigned long kStepsWanted =
     SMFIP_NOHELO | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NR_CONN | SMFIP_NR_MAIL;
+// A recipient's notice request is dropped by deleting it and adding it again with NOTIFY=FAILURE
+// at end of message (the only way a milter can change its ESMTP arguments).
+constexpr unsigned long kRewriteActions = SMFIF_DELRCPT | SMFIF_ADDRCPT_PAR;
 
 // The macros the policy reads, asked for by name so a trimmed MTA macro list still sends them.
-char kConnectMacros[] = "{daemon_addr} {if_addr}";
+char kConnectMacros[] = "{daemon_addr} {if_addr} v";
 char kMailMacros[] = "{auth_authen} {auth_type}";
 
 Session* session_of(SMFICTX* ctx) { return static_cast<Session*>(smfi_getpriv(ctx)); }
@@ -97,16 +113,22 @@ std::string client_name_for_log(const std::string& name) {
     return log_safe(name);
 }
 
-void log_refusal(const Session& s, const char* rcpt, Rule rule, bool dry_run) {
-    std::string line = dry_run ? "would-reject: " : "reject: ";
-    line += "client=" + client_name_for_log(s.client_name) + "[" +
+// One log line about a recipient: "TAG: client=... listener=... auth=... from=<...> to=<...>" and
+// what follows (the rule, the notice request).
+void log_recipient(const char* tag, const Session& s, std::string_view rcpt, const std::string& rest) {
+    std::string line = tag;
+    line += ": client=" + client_name_for_log(s.client_name) + "[" +
             (s.client ? s.client->to_string() : std::string("unknown")) + "]";
     line += " listener=" + (s.listener ? s.listener->to_string() : std::string("-"));
     line += " auth=" + (s.login.empty() ? std::string("-") : log_safe(s.login));
     line += " from=" + log_safe(bracketed(s.from));
     line += " to=" + log_safe(bracketed(rcpt));
-    line += " rule=" + std::string(rule_name(rule));
+    line += " " + rest;
     log_line(LOG_NOTICE, line);
+}
+
+void log_refusal(const Session& s, const char* rcpt, Rule rule, bool dry_run) {
+    log_recipient(dry_run ? "would-reject" : "reject", s, rcpt, "rule=" + std::string(rule_name(rule)));
 }
 
 // The one place a decision becomes a milter answer.
@@ -164,7 +186,8 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps, 
         }
         const bool lean = g_protocol == Protocol::lean;
         session->steps = lean ? steps & kStepsWanted : 0;
-        *want_actions = lean ? actions & SMFIF_SETSYMLIST : 0;
+        session->rewrite_offered = (actions & kRewriteActions) == kRewriteActions;
+        *want_actions = (actions & kRewriteActions) | (lean ? actions & SMFIF_SETSYMLIST : 0);
         *want_steps = session->steps;
         *want_2 = 0;
         *want_3 = 0;
@@ -186,6 +209,7 @@ sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
         session->client = address_of(hostaddr);
         session->client_name = hostname ? hostname : "";
         session->listener = listener_of(ctx);
+        session->mta = macro(ctx, "v");
         return no_reply_or_continue(session, SMFIP_NR_CONN);
     });
 }
@@ -196,8 +220,47 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
         if (!session) throw std::runtime_error("MAIL before connect");
         session->from = argv && argv[0] ? argv[0] : "";
         session->login = macro(ctx, "{auth_authen}");
+        session->neutralised.clear();  // a new transaction
         return no_reply_or_continue(session, SMFIP_NR_MAIL);
     });
+}
+
+// Why this MTA cannot drop a recipient's notice request for us, or nullptr when it can. Postfix
+// applies a deleted and re-added recipient's new NOTIFY (seen in its queue file); Sendmail
+// revives the deleted recipient and keeps its old NOTIFY flags (sendmail/recipient.c), so there
+// only its own PrivacyOptions=noreceipts helps; an MTA not known to apply it is not trusted to.
+const char* why_notices_cannot_be_dropped(const Session& s) {
+    if (!s.rewrite_offered) return "the MTA does not let milters delete and add recipients";
+    if (s.mta.rfind("Postfix", 0) == 0) return nullptr;
+    return s.mta.empty() ? "the MTA did not say what it is (macro v), so it is not known to drop them"
+                         : "this MTA keeps a recipient's notice request when a milter re-adds it (Sendmail does: "
+                           "set PrivacyOptions=noreceipts, see relaymilter.mc)";
+}
+
+// An accepted recipient asking for a success or delay notice: the notice would be mail to the
+// sender, so unless the policy lets it go there, the request is noted and dropped at end of message.
+sfsistat check_notice_request(Session& s, const Client& client, const char* rcpt, char** argv) {
+    std::vector<std::string_view> args;
+    for (char** arg = argv && argv[0] ? argv + 1 : argv; arg && *arg; ++arg) args.emplace_back(*arg);
+    const std::string_view notify = success_or_delay_notify(args);
+    if (notify.empty()) return SMFIS_CONTINUE;
+    const Decision decision = s.policy->notice_decision(client, s.from);
+    if (decision.verdict == Verdict::accept) return SMFIS_CONTINUE;
+    const std::string rest = "notify=" + log_safe(notify) + " rule=" + std::string(rule_name(decision.rule));
+    if (s.policy->mode() == Mode::dry_run) {
+        log_recipient("would-suppress-notice", s, rcpt, rest);
+        return SMFIS_CONTINUE;
+    }
+    if (const char* why = why_notices_cannot_be_dropped(s)) {
+        log_line(LOG_ERR, "rcpt: a success or delay notice to " + log_safe(bracketed(s.from)) + " must not be sent, but " +
+                              why + "; answering tempfail (to=" + log_safe(bracketed(rcpt)) + ")");
+        return SMFIS_TEMPFAIL;
+    }
+    for (const auto& n : s.neutralised) {
+        if (n.rcpt == rcpt) return SMFIS_CONTINUE;  // the same address twice: one rewrite covers both
+    }
+    s.neutralised.push_back({rcpt, failure_notices_only(args), std::string(notify), decision.rule});
+    return SMFIS_CONTINUE;
 }
 
 sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
@@ -207,7 +270,29 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
         const char* rcpt = argv && argv[0] ? argv[0] : "";
         g_live->refresh(session->policy, session->policy_version);
         const Client client{session->client, session->listener, session->login};
-        return answer(ctx, *session, rcpt, session->policy->decide(client, rcpt));
+        const sfsistat answered = answer(ctx, *session, rcpt, session->policy->decide(client, rcpt));
+        if (answered != SMFIS_CONTINUE) return answered;
+        return check_notice_request(*session, client, rcpt, argv);
+    });
+}
+
+// End of message: each recipient whose notice request must go is deleted and added again with
+// NOTIFY=FAILURE: no success or delay notice, failure notices as if the client had not used DSN.
+// Failing halfway would leave a recipient deleted: the message is tempfailed.
+sfsistat on_eom(SMFICTX* ctx) {
+    return guarded("eom", ctx, 0, [&] {
+        Session* session = session_of(ctx);
+        if (!session || session->neutralised.empty()) return SMFIS_CONTINUE;
+        for (Session::Neutralised& n : session->neutralised) {
+            if (smfi_delrcpt(ctx, n.rcpt.data()) != MI_SUCCESS ||
+                smfi_addrcpt_par(ctx, n.rcpt.data(), n.args.data()) != MI_SUCCESS) {
+                throw std::runtime_error("the MTA refused to change the recipient " + log_safe(bracketed(n.rcpt)));
+            }
+            log_recipient("notice-suppressed", *session, n.rcpt,
+                          "notify=" + log_safe(n.notify) + " rule=" + std::string(rule_name(n.rule)));
+        }
+        session->neutralised.clear();
+        return SMFIS_CONTINUE;
     });
 }
 
@@ -232,19 +317,19 @@ smfiDesc milter_description(const LivePolicy& live, Protocol protocol) {
     smfiDesc desc{};
     desc.xxfi_name = const_cast<char*>("relaymilter");
     desc.xxfi_version = SMFI_VERSION;
-    desc.xxfi_flags = SMFIF_NONE;
+    desc.xxfi_flags = kRewriteActions;
     desc.xxfi_connect = on_connect;
     desc.xxfi_envfrom = on_envfrom;
     desc.xxfi_envrcpt = on_envrcpt;
     desc.xxfi_close = on_close;
     desc.xxfi_negotiate = on_negotiate;
     desc.xxfi_data = on_step;  // kept on purpose, see kStepsWanted
+    desc.xxfi_eom = on_eom;
     if (protocol == Protocol::full) {
         desc.xxfi_helo = on_helo;
         desc.xxfi_header = on_header;
         desc.xxfi_eoh = on_step;
         desc.xxfi_body = on_body;
-        desc.xxfi_eom = on_step;
         desc.xxfi_abort = on_step;
         desc.xxfi_unknown = on_unknown;
     }

@@ -83,6 +83,14 @@ RuleTags Policy::client_tags(const Client& client) const {
 
 Decision Policy::decide(const Client& client, const Recipient& recipient) const {
     if (is_local(recipient)) return {Verdict::accept, Rule::local_domain};
+    return decide_relay(client);
+}
+
+Decision Policy::notice_decision(const Client& client, std::string_view sender) const {
+    return decide(client, sender);  // the sender is where the notice goes: judged as a recipient
+}
+
+Decision Policy::decide_relay(const Client& client) const {
     const RuleTags tags = client_tags(client);
     if (tags & kDenyNet) return {Verdict::reject, Rule::deny_net};
     if (allow_authenticated_ && !client.login.empty()) return {Verdict::accept, Rule::authenticated};

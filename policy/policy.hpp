@@ -60,6 +60,12 @@ public:
 
     [[nodiscard]] Decision decide(const Client& client, std::string_view recipient) const;
     [[nodiscard]] Decision decide(const Client& client, const Recipient& recipient) const;
+    // What a relay attempt by this client gets (steps 2-4): the answer for any non-local recipient.
+    [[nodiscard]] Decision decide_relay(const Client& client) const;
+    // Whether a success or delay notice (DSN) may go to the envelope `sender`: a notice is mail to
+    // the sender, so it is a relay unless the sender is local (accept, local-domain); otherwise the
+    // client's relay decision applies (reject by deny-net or default: the request is dropped).
+    [[nodiscard]] Decision notice_decision(const Client& client, std::string_view sender) const;
     // Whether the recipient is delivered here rather than relayed (step 1 alone).
     [[nodiscard]] bool is_local(const Recipient& recipient) const;
     // The deny/allow/internal tags that apply to this client (steps 2-3 without the login).

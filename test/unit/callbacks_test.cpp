@@ -33,11 +33,14 @@ struct Milter {
     smfiDesc desc;
     explicit Milter(const std::string& conf) : live(policy_from(conf)), desc(milter_description(live)) {}
 
-    unsigned long negotiate(smfi_str& ctx) {
+    unsigned long negotiate(smfi_str& ctx, unsigned long offered_actions = 0x1ff) {
         unsigned long actions = 0, steps = 0, f2 = 0, f3 = 0;
-        REQUIRE(desc.xxfi_negotiate(&ctx, 0x1ff, 0x1fffff, 0, 0, &actions, &steps, &f2, &f3) == SMFIS_CONTINUE);
+        REQUIRE(desc.xxfi_negotiate(&ctx, offered_actions, 0x1fffff, 0, 0, &actions, &steps, &f2, &f3) ==
+                SMFIS_CONTINUE);
+        wanted_actions = actions;
         return steps;
     }
+    unsigned long wanted_actions = 0;
     sfsistat connect(smfi_str& ctx, const char* host, const char* ip) {
         sockaddr_in sin = v4(ip);
         return desc.xxfi_connect(&ctx, const_cast<char*>(host), reinterpret_cast<sockaddr*>(&sin));
@@ -46,10 +49,11 @@ struct Milter {
         char* argv[] = {const_cast<char*>(from), nullptr};
         return desc.xxfi_envfrom(&ctx, argv);
     }
-    sfsistat rcpt(smfi_str& ctx, const char* to) {
-        char* argv[] = {const_cast<char*>(to), nullptr};
+    sfsistat rcpt(smfi_str& ctx, const char* to, const char* arg1 = nullptr, const char* arg2 = nullptr) {
+        char* argv[] = {const_cast<char*>(to), const_cast<char*>(arg1), const_cast<char*>(arg2), nullptr};
         return desc.xxfi_envrcpt(&ctx, argv);
     }
+    sfsistat eom(smfi_str& ctx) { return desc.xxfi_eom(&ctx); }
     void close(smfi_str& ctx) { desc.xxfi_close(&ctx); }
 };
 
@@ -139,6 +143,108 @@ TEST_CASE("callbacks fail closed: an internal error gives tempfail, never accept
         CHECK(milter.mail(ctx, "<a@b.test>") == SMFIS_NOREPLY);
         ctx.throw_on_getsymval = false;
         CHECK(milter.rcpt(ctx, "<u@example.net>") == SMFIS_TEMPFAIL);
+        milter.close(ctx);
+    }
+}
+
+TEST_CASE("callbacks drop success and delay notice requests a client may not send to the sender", "[callbacks]") {
+    Milter milter("local-domain = example.com\nallow-net = 192.168.1.0/24\ndeny-net = 192.168.1.66\n");
+    struct Row {
+        const char* label;
+        const char* client;
+        const char* from;
+        const char* login;
+        const char* notify;  // the RCPT's NOTIFY argument, or nullptr for none
+        bool dropped;
+    };
+    const Row rows[] = {
+        {"outside client, foreign sender, SUCCESS", "203.0.113.9", "<victim@foreign.example>", "", "NOTIFY=SUCCESS", true},
+        {"outside client, DELAY", "203.0.113.9", "<victim@foreign.example>", "", "NOTIFY=DELAY", true},
+        {"outside client, SUCCESS,FAILURE", "203.0.113.9", "<v@foreign.example>", "", "NOTIFY=SUCCESS,FAILURE", true},
+        {"outside client, lower case", "203.0.113.9", "<v@foreign.example>", "", "notify=failure,success", true},
+        {"outside client, FAILURE only", "203.0.113.9", "<v@foreign.example>", "", "NOTIFY=FAILURE", false},
+        {"outside client, NEVER", "203.0.113.9", "<v@foreign.example>", "", "NOTIFY=NEVER", false},
+        {"outside client, no NOTIFY", "203.0.113.9", "<v@foreign.example>", "", nullptr, false},
+        {"outside client, local sender", "203.0.113.9", "<boss@example.com>", "", "NOTIFY=SUCCESS", false},
+        {"outside client, sender with routing", "203.0.113.9", "<v%foreign.example@example.com>", "", "NOTIFY=SUCCESS", true},
+        {"allow-net client", "192.168.1.7", "<v@foreign.example>", "", "NOTIFY=SUCCESS", false},
+        {"authenticated client", "203.0.113.9", "<v@foreign.example>", "alice", "NOTIFY=SUCCESS", false},
+        {"deny-net client, authenticated", "192.168.1.66", "<v@foreign.example>", "alice", "NOTIFY=SUCCESS", true},
+    };
+    for (const Row& row : rows) {
+        INFO(row.label);
+        smfi_str ctx;
+        milter.negotiate(ctx);
+        CHECK((milter.wanted_actions & (SMFIF_DELRCPT | SMFIF_ADDRCPT_PAR)) == (SMFIF_DELRCPT | SMFIF_ADDRCPT_PAR));
+        ctx.macros["v"] = "Postfix 3.7.11";
+        milter.connect(ctx, "x.test", row.client);
+        if (*row.login) ctx.macros["{auth_authen}"] = row.login;
+        milter.mail(ctx, row.from);
+        CHECK(milter.rcpt(ctx, "<user@example.com>", row.notify, "ORCPT=rfc822;user@example.com") == SMFIS_CONTINUE);
+        CHECK(milter.rcpt(ctx, "<other@example.com>") == SMFIS_CONTINUE);
+        CHECK(milter.eom(ctx) == SMFIS_CONTINUE);
+        const std::vector<std::string> want =
+            row.dropped ? std::vector<std::string>{"delrcpt <user@example.com>",
+                                                   "addrcpt <user@example.com> NOTIFY=FAILURE ORCPT=rfc822;user@example.com"}
+                        : std::vector<std::string>{};
+        CHECK(ctx.envelope_changes == want);
+        milter.close(ctx);
+    }
+}
+
+TEST_CASE("callbacks fail closed when a notice request cannot be dropped", "[callbacks]") {
+    Milter milter("local-domain = example.com\n");
+    SECTION("the MTA does not offer to change recipients: that recipient gets tempfail") {
+        smfi_str ctx;
+        milter.negotiate(ctx, SMFIF_ADDHDRS | SMFIF_SETSYMLIST);
+        milter.connect(ctx, "x.test", "203.0.113.9");
+        milter.mail(ctx, "<v@foreign.example>");
+        CHECK(milter.rcpt(ctx, "<user@example.com>", "NOTIFY=SUCCESS") == SMFIS_TEMPFAIL);
+        CHECK(milter.rcpt(ctx, "<user@example.com>") == SMFIS_CONTINUE);
+        milter.close(ctx);
+    }
+    SECTION("Sendmail, which keeps the request of a re-added recipient: that recipient gets tempfail") {
+        smfi_str ctx;
+        milter.negotiate(ctx);
+        ctx.macros["v"] = "8.17.1.9";
+        milter.connect(ctx, "x.test", "203.0.113.9");
+        milter.mail(ctx, "<v@foreign.example>");
+        CHECK(milter.rcpt(ctx, "<user@example.com>", "NOTIFY=SUCCESS") == SMFIS_TEMPFAIL);
+        CHECK(milter.rcpt(ctx, "<user@example.com>", "NOTIFY=FAILURE") == SMFIS_CONTINUE);
+        CHECK(milter.eom(ctx) == SMFIS_CONTINUE);
+        CHECK(ctx.envelope_changes.empty());
+        milter.close(ctx);
+    }
+    SECTION("an MTA that does not say what it is: tempfail") {
+        smfi_str ctx;
+        milter.negotiate(ctx);
+        milter.connect(ctx, "x.test", "203.0.113.9");
+        milter.mail(ctx, "<v@foreign.example>");
+        CHECK(milter.rcpt(ctx, "<user@example.com>", "NOTIFY=DELAY") == SMFIS_TEMPFAIL);
+        milter.close(ctx);
+    }
+    SECTION("the MTA refuses the change at end of message: the message gets tempfail") {
+        smfi_str ctx;
+        milter.negotiate(ctx);
+        ctx.macros["v"] = "Postfix 3.7.11";
+        milter.connect(ctx, "x.test", "203.0.113.9");
+        milter.mail(ctx, "<v@foreign.example>");
+        CHECK(milter.rcpt(ctx, "<user@example.com>", "NOTIFY=SUCCESS") == SMFIS_CONTINUE);
+        ctx.refuse_changes = true;
+        CHECK(milter.eom(ctx) == SMFIS_TEMPFAIL);
+        milter.close(ctx);
+    }
+    SECTION("a new transaction forgets the last one's requests") {
+        smfi_str ctx;
+        milter.negotiate(ctx);
+        ctx.macros["v"] = "Postfix 3.7.11";
+        milter.connect(ctx, "x.test", "203.0.113.9");
+        milter.mail(ctx, "<v@foreign.example>");
+        CHECK(milter.rcpt(ctx, "<user@example.com>", "NOTIFY=SUCCESS") == SMFIS_CONTINUE);
+        milter.mail(ctx, "<v@foreign.example>");  // RSET, then MAIL again
+        CHECK(milter.rcpt(ctx, "<user@example.com>") == SMFIS_CONTINUE);
+        CHECK(milter.eom(ctx) == SMFIS_CONTINUE);
+        CHECK(ctx.envelope_changes.empty());
         milter.close(ctx);
     }
 }

@@ -24,3 +24,15 @@ int smfi_setreply(SMFICTX* ctx, char* rcode, char* xcode, char* message) {
 }
 
 int smfi_setsymlist(SMFICTX*, int, char*) { return MI_SUCCESS; }
+
+int smfi_delrcpt(SMFICTX* ctx, char* rcpt) {
+    if (ctx->refuse_changes) return MI_FAILURE;
+    ctx->envelope_changes.push_back("delrcpt " + std::string(rcpt));
+    return MI_SUCCESS;
+}
+
+int smfi_addrcpt_par(SMFICTX* ctx, char* rcpt, char* args) {
+    if (ctx->refuse_changes) return MI_FAILURE;
+    ctx->envelope_changes.push_back("addrcpt " + std::string(rcpt) + " " + std::string(args ? args : ""));
+    return MI_SUCCESS;
+}
