@@ -1,8 +1,12 @@
 # postfix_lib.sh: a private, throwaway Postfix on loopback for end-to-end tests and the demo
 # (sourced, not run). Its own config, queue and data directories under one directory, its log
-# in a file (maillog_file), chroot off, two SMTP listeners (127.0.0.1:PORT and 127.0.0.5:PORT),
-# Cyrus SASL against a sasldb of its own (user alice, password "secret"), every recipient
-# handed to relaymilter through smtpd_milters, and every message discarded: nothing leaves.
+# in a file (maillog_file), chroot off, two SMTP listeners (127.0.0.1:PORT and 127.0.0.5:PORT,
+# and [::1]:PORT with PF_IPV6=1), Cyrus SASL against a sasldb of its own (user alice, password
+# "secret"), every recipient handed to relaymilter through smtpd_milters, and every message
+# discarded: nothing leaves. The discard transports say where a message would have gone:
+# "status=sent (LOCAL)" for the local domains (example.com, [127.0.0.1]), "status=sent (RELAYED)"
+# for any other address, notices included; later@example.com is deferred (nothing listens on
+# 127.0.0.1:9) and retried every second, for delay notices (delay_warning_time 1s).
 # It does not touch the machine's own Postfix configuration. (Postfix was reported to refuse
 # `postfix -c DIR` without /etc/postfix/main.cf; 3.7.11 here did not. pf_postfix makes an empty
 # one only for the length of the command, when there is none, and removes it again: an empty
@@ -27,9 +31,12 @@ PF_MASTER_PID=""
 # MILTER_SPEC is Postfix's form: unix:/path or inet:127.0.0.1:PORT.
 pf_start() {
     PF_DIR=$1
-    local milter=$2 extra=${3:-}
+    local milter=$2 extra=${3:-} protocols=ipv4
+    [ -z "${PF_IPV6:-}" ] || protocols=all
     PF_PORT=$(harness_free_port)
     mkdir -p "$PF_DIR"/{etc/sasl,spool,data,sasldb}
+    printf 'later@example.com smtp:[127.0.0.1]:9\nexample.com discard:LOCAL\n[127.0.0.1] discard:LOCAL\n' \
+        >"$PF_DIR/etc/transport"
     chmod 755 "$PF_DIR" "$PF_DIR/etc" "$PF_DIR/spool"
     chown postfix "$PF_DIR/data"
 
@@ -60,14 +67,19 @@ alias_maps =
 alias_database =
 local_recipient_maps =
 inet_interfaces = all
-inet_protocols = ipv4
+inet_protocols = $protocols
 smtputf8_enable = no
 biff = no
 smtpd_banner = \$myhostname ESMTP relaymilter test
-# Everything is discarded: no mail leaves this machine.
-default_transport = discard:test
-relay_transport = discard:test
-local_transport = discard:test
+# Everything is discarded: no mail leaves this machine (see the top of postfix_lib.sh).
+transport_maps = texthash:$PF_DIR/etc/transport
+default_transport = discard:RELAYED
+relay_transport = discard:RELAYED
+local_transport = discard:LOCAL
+delay_warning_time = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 1s
+queue_run_delay = 1s
 # Postfix hands the relay decision to relaymilter (see contrib/postfix/main.cf.snippet).
 relay_domains = static:ALL
 smtpd_relay_restrictions = permit_auth_destination, reject_unauth_destination
@@ -90,6 +102,7 @@ MAIN
     cat >"$PF_DIR/etc/master.cf" <<MASTER
 127.0.0.1:$PF_PORT inet n - n - - smtpd
 127.0.0.5:$PF_PORT inet n - n - - smtpd
+${PF_IPV6:+[::1]:$PF_PORT inet n - n - - smtpd}
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr

@@ -3,14 +3,18 @@
 # .debs are downloaded and unpacked into a private prefix (cached), the binary's setgid bit is
 # cleared (a setgid binary ignores LD_LIBRARY_PATH), and the .cf is built from an .mc with the
 # private m4 files. It runs in the foreground (-bD) inside `unshare -m -u` (sendmail_ns.sh),
-# listens on 127.0.0.1:PORT1 and 127.0.0.6:PORT2, authenticates alice/secret through a private
-# sasldb, hands every recipient to relaymilter (F=T: fail closed) and discards every message.
+# listens on 127.0.0.1:PORT1 and 127.0.0.6:PORT2 (and [::1]:PORT3 with SM_IPV6=1), authenticates
+# alice/secret through a private sasldb, hands every recipient to relaymilter (F=T: fail closed)
+# and discards every message, logging where it would have gone (mailer=local_discard for its
+# local names, mailer=relay_discard for the rest). SM_KEEP_RECEIPTS=1 leaves out the snippet's
+# PrivacyOptions=noreceipts, to see what relaymilter does when Sendmail offers DSN.
 # Its syslog lines go to a socat receiver; read them with sm_log. Needs harness.sh sourced first.
 
 SM_RUN=""
 SM_PID=""
 SM_PORT1=""
 SM_PORT2=""
+SM_PORT3=""
 SM_LOGGER_PID=""
 SM_PACKAGES=(sendmail-bin sendmail-base sendmail-cf liblockfile1 libwrap0 m4)
 
@@ -50,6 +54,11 @@ sm_config() {
             "is / a mount point? In a chroot, run 'mount --bind DIR DIR' on its root before entering it"
     SM_PORT1=$(harness_free_port)
     SM_PORT2=$(harness_free_port)
+    SM_PORT3=$(harness_free_port)
+    local v6_daemon="" snippet
+    [ -z "${SM_IPV6:-}" ] || v6_daemon="DAEMON_OPTIONS(\`Port=$SM_PORT3, Addr=::1, Family=inet6, Name=MTA-v6')dnl"
+    snippet=$(sed "s|S=unix:/run/relaymilter/relaymilter.sock|S=$milter|" "$SM_CONTRIB_MC")
+    [ -z "${SM_KEEP_RECEIPTS:-}" ] || snippet=$(grep -v confPRIVACY_FLAGS <<<"$snippet")
     mkdir -p "$SM_RUN"/{queue,sasl,etc}
     chmod 755 "$SM_RUN" "$SM_RUN/sasl" "$SM_RUN/etc"
     chmod 700 "$SM_RUN/queue"
@@ -105,17 +114,26 @@ TRUST_AUTH_MECH(\`PLAIN LOGIN')dnl
 FEATURE(\`no_default_msa')dnl
 FEATURE(\`nocanonify')dnl
 FEATURE(\`accept_unresolvable_domains')dnl
+LOCAL_DOMAIN(\`example.com')dnl
+LOCAL_DOMAIN(\`[127.0.0.1]')dnl
 DAEMON_OPTIONS(\`Port=$SM_PORT1, Addr=127.0.0.1, Name=MTA')dnl
 DAEMON_OPTIONS(\`Port=$SM_PORT2, Addr=127.0.0.6, Name=MTA-internal')dnl
-$(sed "s|S=unix:/run/relaymilter/relaymilter.sock|S=$milter|" "$SM_CONTRIB_MC")
+$v6_daemon
+$snippet
 $extra
 MAILER(\`local')dnl
 MAILER(\`smtp')dnl
 MAILER_DEFINITIONS
-Mdiscard,	P=/bin/true, F=lsmDFMq, A=true \$u
+Mlocal_discard,	P=/bin/true, F=lsmDFMq, A=true \$u
+Mrelay_discard,	P=/bin/true, F=lsmDFMq, A=true \$u
 LOCAL_RULE_0
-# every recipient, local or not, goes to the discard mailer: nothing leaves the machine
-R\$*			\$#discard \$@ discard \$: \$1
+# Every recipient is discarded, nothing leaves the machine, but the log tells where it would
+# have gone: Sendmail's own local names (class w, with the local domains and [127.0.0.1] added)
+# to mailer=local_discard, everything else, bounces and receipts included, to mailer=relay_discard.
+R\$* < @ \$=w . > \$*		\$#local_discard \$: \$1
+R\$* < @ \$=w > \$*		\$#local_discard \$: \$1
+R\$* < @ \$+ > \$*		\$#relay_discard \$@ \$2 \$: \$1 < @ \$2 > \$3
+R\$*			\$#local_discard \$: \$1
 MC
     local cf=$SM_PREFIX/usr/share/sendmail/cf
     "$SM_PREFIX/usr/bin/m4" -D_CF_DIR_="$cf/" "$cf/m4/cf.m4" "$SM_RUN/sendmail.mc" >"$SM_RUN/sendmail.cf" \
@@ -141,7 +159,8 @@ sm_start() {
     SM_PID=$!
     harness_track "$SM_PID"
     sm_listening() {
-        ss -Hltn "src 127.0.0.1 and sport = :$SM_PORT1" | grep -q . && ss -Hltn "src 127.0.0.6 and sport = :$SM_PORT2" | grep -q .
+        ss -Hltn "src 127.0.0.1 and sport = :$SM_PORT1" | grep -q . && ss -Hltn "src 127.0.0.6 and sport = :$SM_PORT2" | grep -q . &&
+            { [ -z "${SM_IPV6:-}" ] || ss -Hltn "src [::1] and sport = :$SM_PORT3" | grep -q .; }
     }
     harness_wait_for 30 sm_listening || { cat "$SM_RUN/sendmail.stderr"; sm_log | tail; harness_fail "Sendmail is not listening"; }
 }

@@ -60,18 +60,3 @@ harness_wait_for() {
 }
 
 harness_port_open() { ss -Hltn "sport = :$1" | grep -q .; }
-
-# smtp [SWAKS OPTIONS...]: one SMTP session to $SMTP_SERVER (unless --server is given), by swaks.
-# Prints one line per command that got a reply, "COMMAND -> REPLY", e.g.
-# "RCPT TO:<user@gmail.com> -> 550 5.7.1 Relaying prohibited", and "ERROR ..." for swaks' own
-# complaints. swaks' whole output stays in $SMTP_RAW_FILE (default: last-smtp in the test dir).
-smtp() {
-    local raw=${SMTP_RAW_FILE:-$HARNESS_TMP/last-smtp}
-    swaks --server "${SMTP_SERVER:?}" --timeout 15 --helo client.test "$@" >"$raw" 2>&1
-    awk '/^ -> / { sub(/^ -> /, ""); cmd = $0; next }
-         /^<[-*~]+ / && cmd != "" { line = $0; sub(/^<[-*~]+ +/, "", line); print cmd " -> " line; cmd = "" }
-         /^\*\*\* / { print "ERROR " $0 }' "$raw"
-}
-
-# What swaks printed in the last smtp call.
-smtp_raw() { cat "${SMTP_RAW_FILE:-$HARNESS_TMP/last-smtp}"; }

@@ -36,15 +36,16 @@ function M.session(host, ip, connect_macros)
   return conn
 end
 
--- MAIL FROM with optional MAIL-stage macros ({auth_authen}, ...).
-function M.mail(conn, from, mail_macros)
+-- MAIL FROM with optional MAIL-stage macros ({auth_authen}, ...) and ESMTP arguments.
+function M.mail(conn, from, mail_macros, ...)
   macros(conn, SMFIC_MAIL, mail_macros)
-  ok(mt.mailfrom(conn, from), "mailfrom")
+  ok(mt.mailfrom(conn, from, ...), "mailfrom")
 end
 
--- RCPT TO and the answer wanted: "continue", "reject" (a 5xx with our reply) or "tempfail".
-function M.rcpt(conn, rcpt, want)
-  ok(mt.rcptto(conn, rcpt), "rcptto " .. rcpt)
+-- RCPT TO (with optional ESMTP arguments) and the answer wanted: "continue", "reject" (a 5xx with
+-- our reply) or "tempfail".
+function M.rcpt(conn, rcpt, want, ...)
+  ok(mt.rcptto(conn, rcpt, ...), "rcptto " .. rcpt)
   local got = mt.getreply(conn)
   local wanted = ({ continue = SMFIR_CONTINUE, reject = SMFIR_REPLYCODE, tempfail = SMFIR_TEMPFAIL })[want]
   if got ~= wanted then

@@ -42,7 +42,7 @@ if [ "$family" = inet6 ]; then
 fi
 
 verbose=()
-[ "$name" = reply ] && verbose=(-vv)
+[ "$name" = reply ] || [ "$name" = notices ] && verbose=(-vv)
 set +e
 [ "$name" = none ] && touch "$tmp/miltertest.out" || miltertest "${verbose[@]}" -D "SOCKET=$connect" -D "LOG=$tmp/relaymilter.log" -D "CONF=$tmp/relaymilter.conf" \
     -D "PID=$pid" -D "DIR=$here" -s "$here/$name.lua" >"$tmp/miltertest.out" 2>&1
@@ -62,6 +62,15 @@ if [ "$name" = reply ]; then
         harness_fail "no reply packet of length $want_len for \"$want\""
     [ "$(grep -c 'cmd y,' "$tmp/miltertest.out")" = 1 ] || harness_fail "want exactly one reply packet"
     echo "reply packet: $want_len bytes, as \"$want\" needs"
+fi
+
+if [ "$name" = notices ]; then
+    # Each dropped request is one SMFIR_ADDRCPT_PAR ('2') packet: "<user@example.com>\0NOTIFY=FAILURE\0"
+    # is 34 bytes. notices.lua drops three and leaves every other recipient alone.
+    adds=$(grep -c "mt_milter_read([0-9]*): cmd 2, len" "$tmp/miltertest.out")
+    right=$(grep -c "mt_milter_read([0-9]*): cmd 2, len 34\$" "$tmp/miltertest.out")
+    [ "$adds" = 3 ] && [ "$right" = 3 ] || harness_fail "want 3 recipients added back with NOTIFY=FAILURE, got $adds packets ($right of 34 bytes)"
+    echo "recipients added back: 3 packets of 34 bytes, as <user@example.com> with NOTIFY=FAILURE"
 fi
 
 # SIGTERM: a clean stop that removes the pid file and the UNIX socket.

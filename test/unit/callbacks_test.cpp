@@ -5,7 +5,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <random>
+
 #include "callbacks.hpp"
+#include "explain.hpp"
 #include "fake_libmilter.hpp"
 
 using namespace relaymilter;
@@ -247,4 +252,55 @@ TEST_CASE("callbacks fail closed when a notice request cannot be dropped", "[cal
         CHECK(ctx.envelope_changes.empty());
         milter.close(ctx);
     }
+}
+
+TEST_CASE("explain and the milter agree on every recipient", "[callbacks][explain]") {
+    const std::string conf_text = "local-domain = example.com\nlocal-domain = .example.net\nlocal-domain = [192.0.2.25]\n"
+                                  "local-domain = [IPv6:2001:db8::25]\nallow-net = 192.168.1.0/24\n";
+    Milter milter(conf_text);
+    ConfResult read = parse_conf(conf_text, "test.conf");
+    REQUIRE(read.conf);
+    std::vector<ConfError> errors;
+    auto policy = Policy::build(*read.conf, errors);
+    REQUIRE(policy);
+
+    // The recipient fuzzer's corpus, a few spellings by hand, and random strings from an alphabet
+    // of the characters that matter to the parser.
+    std::vector<std::string> recipients = {"user\\>", "<user\\>", "user@example.com>", "<user@example.com",
+                                           "\"a@b\"@example.com", "u@[IPv6:::ffff:192.0.2.25]", "u@[::1]"};
+    for (const auto& entry : std::filesystem::directory_iterator(RELAYMILTER_RECIPIENT_CORPUS)) {
+        std::ifstream in(entry.path(), std::ios::binary);
+        recipients.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    REQUIRE(recipients.size() > 100);
+    std::mt19937 random(12);
+    const std::string alphabet = "<>@%!\"\\.:[]u6IPvV ,()examplecomnt192.0.2.25";
+    for (int i = 0; i < 20000; ++i) {
+        std::string r;
+        const size_t length = random() % 24;
+        for (size_t j = 0; j < length; ++j) r += alphabet[random() % alphabet.size()];
+        recipients.push_back(r);
+    }
+
+    size_t accepted = 0, compared = 0;
+    for (const char* client : {"203.0.113.9", "192.168.1.7"}) {
+        smfi_str ctx;
+        milter.negotiate(ctx);
+        milter.connect(ctx, "x.test", client);
+        milter.mail(ctx, "<a@b.test>");
+        const Client explained{IpAddress::parse(client), std::nullopt, ""};
+        for (std::string r : recipients) {
+            r = r.substr(0, r.find('\0'));  // what a C string from the MTA can carry
+            const bool milter_accepts = milter.rcpt(ctx, r.c_str()) == SMFIS_CONTINUE;
+            const std::string line = explain(*read.conf, *policy, explained, r);
+            INFO("client " << client << ", recipient [" << r << "]: milter " << (milter_accepts ? "accepts" : "refuses")
+                           << ", explain says: " << line);
+            CHECK(milter_accepts == (line.rfind("ACCEPT ", 0) == 0));
+            accepted += milter_accepts;
+            ++compared;
+        }
+        milter.close(ctx);
+    }
+    CHECK(accepted > 0);
+    CHECK(accepted < compared);
 }
