@@ -127,18 +127,18 @@ void log_recipient(const char* tag, const Session& s, std::string_view rcpt, con
     log_line(LOG_NOTICE, line);
 }
 
-void log_refusal(const Session& s, const char* rcpt, Rule rule, bool dry_run) {
-    log_recipient(dry_run ? "would-reject" : "reject", s, rcpt, "rule=" + std::string(rule_name(rule)));
-}
-
 // The one place a decision becomes a milter answer.
 sfsistat answer(SMFICTX* ctx, Session& s, const char* rcpt, const Decision& decision) {
-    if (decision.verdict == Verdict::accept) return SMFIS_CONTINUE;
-    if (decision.verdict == Verdict::tempfail) return SMFIS_TEMPFAIL;
     const Policy& policy = *s.policy;
-    const bool dry_run = policy.mode() == Mode::dry_run;
-    log_refusal(s, rcpt, decision.rule, dry_run);
-    if (dry_run) return SMFIS_CONTINUE;
+    switch (policy.action(decision)) {
+    case Action::accept: return SMFIS_CONTINUE;
+    case Action::tempfail: return SMFIS_TEMPFAIL;
+    case Action::would_refuse:
+        log_recipient("would-reject", s, rcpt, "rule=" + std::string(rule_name(decision.rule)));
+        return SMFIS_CONTINUE;
+    case Action::refuse: break;
+    }
+    log_recipient("reject", s, rcpt, "rule=" + std::string(rule_name(decision.rule)));
     const Reply& reply = policy.reject_reply();
     std::string text = percent_doubled(reply.text);
     if (smfi_setreply(ctx, const_cast<char*>(reply.code.c_str()),
@@ -245,9 +245,10 @@ sfsistat check_notice_request(Session& s, const Client& client, const char* rcpt
     const std::string_view notify = success_or_delay_notify(args);
     if (notify.empty()) return SMFIS_CONTINUE;
     const Decision decision = s.policy->notice_decision(client, s.from);
-    if (decision.verdict == Verdict::accept) return SMFIS_CONTINUE;
+    const Action action = s.policy->action(decision);
+    if (action == Action::accept) return SMFIS_CONTINUE;
     const std::string rest = "notify=" + log_safe(notify) + " rule=" + std::string(rule_name(decision.rule));
-    if (s.policy->mode() == Mode::dry_run) {
+    if (action == Action::would_refuse) {
         log_recipient("would-suppress-notice", s, rcpt, rest);
         return SMFIS_CONTINUE;
     }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "open_relay.hpp"
 #include "recipient.hpp"
 
 namespace relaymilter {
@@ -111,10 +112,6 @@ private:
     Conf& conf_;
     std::vector<ConfError>& errors_;
     int first_seen_[std::size(kKeys)] = {};
-    struct {
-        int line = 0;
-        std::string what;
-    } open_relay_;  // the first allow rule that covers every address
 };
 
 void Parser::line(int number, std::string_view text) {
@@ -245,19 +242,11 @@ void Parser::net(int line, std::string_view key, std::string_view val, NetRules&
         error(line, std::string(key) + ": " + *problem);
         return;
     }
-    const Net& net = std::get<Net>(parsed);
-    if (&rules != &conf_.deny_nets && (net.covers_all_v4() || net.covers_all_v6())) {
-        if (!open_relay_.line) open_relay_ = {line, std::string(key) + " = " + std::string(val)};
-    }
-    rules.push_back({net, line});
+    rules.push_back({std::get<Net>(parsed), line});
 }
 
 void Parser::finish() {
-    if (open_relay_.line && !conf_.allow_open_relay) {
-        error(open_relay_.line,
-              open_relay_.what + ": covers every address and makes an open relay; "
-              "set allow-open-relay = yes if that is really meant");
-    }
+    for (ConfError& problem : open_relay_problems(conf_)) errors_.push_back(std::move(problem));
 }
 
 }  // namespace

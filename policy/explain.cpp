@@ -1,4 +1,5 @@
-// explain: one line per recipient: verdict, recipient, rule, reply, and why.
+// explain: one line per recipient: verdict, recipient, rule, reply, and why, from the policy's own
+// decision and the entry it reported; nothing here matches rules again.
 #include "explain.hpp"
 
 namespace relaymilter {
@@ -7,43 +8,33 @@ namespace {
 
 std::string where(const Conf& conf, int line) { return conf.path + ":" + std::to_string(line); }
 
-// The first rule of `rules` that contains `address`, as "192.0.2.0/24 (FILE:LINE)".
-std::string matching_net(const Conf& conf, const NetRules& rules, const IpAddress& address) {
-    for (const NetRule& rule : rules) {
-        if (rule.net.contains(address)) return rule.net.to_string() + " (" + where(conf, rule.line) + ")";
-    }
-    return "?";
-}
-
-std::string matching_domain(const Conf& conf, std::string_view domain) {
-    for (const DomainRule& rule : conf.local_domains) {
-        const std::string& d = rule.domain;
-        bool match = d == domain ||
-                     (d.front() == '.' && domain.size() > d.size() && domain.substr(domain.size() - d.size()) == d);
-        if (match) return d + " (" + where(conf, rule.line) + ")";
-    }
-    return "?";
+// The entry of `rules` that the policy reported, as "192.0.2.0/24 (FILE:LINE)".
+std::string entry_text(const Conf& conf, const NetRules& rules, uint32_t entry) {
+    if (entry >= rules.size()) return "?";
+    return rules[entry].net.to_string() + " (" + where(conf, rules[entry].line) + ")";
 }
 
 std::string client_text(const Client& client) {
     return client.address ? client.address->to_string() : std::string("(unknown)");
 }
 
-std::string why(const Conf& conf, const Policy& policy, const Client& client, const Recipient& rcpt, Rule rule) {
-    switch (rule) {
+// Why the policy decided as it did, naming the entry it reported.
+std::string why(const Conf& conf, const Policy& policy, const Client& client, const Recipient& rcpt, const Decision& d) {
+    switch (d.rule) {
     case Rule::local_domain:
-        if (rcpt.domain.empty()) return "no domain and no routing: delivered here";
-        return "domain " + rcpt.domain + " is local-domain " + matching_domain(conf, rcpt.domain);
+        if (d.entry >= conf.local_domains.size()) return "no domain and no routing: delivered here";
+        return "domain " + rcpt.domain + " is local-domain " + conf.local_domains[d.entry].domain + " (" +
+               where(conf, conf.local_domains[d.entry].line) + ")";
     case Rule::deny_net:
         if (!client.address) return "client address unknown, so it cannot be shown to be outside the deny-nets";
-        return "client " + client_text(client) + " is in deny-net " + matching_net(conf, conf.deny_nets, *client.address);
+        return "client " + client_text(client) + " is in deny-net " + entry_text(conf, conf.deny_nets, d.entry);
     case Rule::authenticated:
         return "client authenticated as " + std::string(client.login);
     case Rule::allow_net:
-        return "client " + client_text(client) + " is in allow-net " + matching_net(conf, conf.allow_nets, *client.address);
+        return "client " + client_text(client) + " is in allow-net " + entry_text(conf, conf.allow_nets, d.entry);
     case Rule::internal_address:
         return "listener " + client.listener->to_string() + " is in internal-address " +
-               matching_net(conf, conf.internal_addresses, *client.listener);
+               entry_text(conf, conf.internal_addresses, d.entry);
     case Rule::default_rule:
         break;
     }
@@ -89,13 +80,12 @@ std::string explain(const Conf& conf, const Policy& policy, const Client& client
     // The recipient exactly as the MTA would pass it: the same parse and decision as the milter's.
     const Recipient rcpt = parse_recipient(recipient);
     const Decision decision = policy.decide(client, rcpt);
+    const Action action = policy.action(decision);
     std::string line = std::string(verdict_name(decision.verdict)) + " " + bracketed(recipient) +
                        " rule=" + std::string(rule_name(decision.rule));
     if (decision.verdict == Verdict::reject) line += " reply=" + quoted(policy.reject_reply().to_string());
-    line += " why=" + quoted(why(conf, policy, client, rcpt, decision.rule));
-    if (decision.verdict == Verdict::reject && policy.mode() == Mode::dry_run) {
-        line += " mode=dry-run (logged as would-reject, then accepted)";
-    }
+    line += " why=" + quoted(why(conf, policy, client, rcpt, decision));
+    if (action == Action::would_refuse) line += " mode=dry-run (logged as would-reject, then accepted)";
     return line;
 }
 

@@ -1,6 +1,6 @@
 // explain: the --explain answer for one recipient, in words an admin can act on:
 //   REJECT <user@example.net> rule=default reply="550 5.7.1 Relaying prohibited" why="..."
-// It reads the conf's rule lists (with their lines) to name the rule that matched.
+// It names the conf line of the entry the policy reported as the match.
 // Offline only: the daemon logs decisions, it does not explain them.
 #pragma once
 

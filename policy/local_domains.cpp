@@ -1,32 +1,32 @@
-// local_domains: exact names and parent-domain suffixes in two hash sets; a lookup tries the
-// name, then each of its parent suffixes (".b.c", ".c").
+// local_domains: exact names and parent-domain suffixes in two hash maps to their entry numbers;
+// a lookup tries the name, then each of its parent suffixes (".b.c", ".c").
 #include "local_domains.hpp"
 
 namespace relaymilter {
 
 void LocalDomains::add(std::string entry) {
-    if (!entry.empty() && entry.front() == '.') {
-        parents_.insert(std::move(entry));
-    } else {
-        exact_.insert(std::move(entry));
-    }
+    const uint32_t number = added_++;
+    Set& set = !entry.empty() && entry.front() == '.' ? parents_ : exact_;
+    set.emplace(std::move(entry), number);  // a repeated entry keeps its first number
 }
 
-bool LocalDomains::contains(std::string_view domain) const {
-    if (domain.empty()) return false;
-    if (exact_.find(domain) != exact_.end()) return true;
-    if (parents_.empty() || domain.front() == '[') return false;
+std::optional<uint32_t> LocalDomains::find(std::string_view domain) const {
+    if (domain.empty()) return std::nullopt;
+    if (auto it = exact_.find(domain); it != exact_.end()) return it->second;
+    if (parents_.empty() || domain.front() == '[') return std::nullopt;
     for (size_t dot = domain.find('.'); dot != std::string_view::npos; dot = domain.find('.', dot + 1)) {
-        if (parents_.find(domain.substr(dot)) != parents_.end()) return true;
+        if (auto it = parents_.find(domain.substr(dot)); it != parents_.end()) return it->second;
     }
-    return false;
+    return std::nullopt;
 }
 
 size_t LocalDomains::bytes() const {
     size_t total = sizeof(*this);
     for (const Set* set : {&exact_, &parents_}) {
         total += set->bucket_count() * sizeof(void*);
-        for (const std::string& s : *set) total += sizeof(s) + 2 * sizeof(void*) + (s.capacity() > 15 ? s.capacity() : 0);
+        for (const auto& [s, number] : *set) {
+            total += sizeof(s) + sizeof(number) + 2 * sizeof(void*) + (s.capacity() > 15 ? s.capacity() : 0);
+        }
     }
     return total;
 }

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <functional>
 #include <limits>
+#include <queue>
 
 namespace relaymilter {
 
@@ -30,11 +32,11 @@ constexpr size_t kSegmentsPerBucket = 2;
 }  // namespace
 
 template <typename Key>
-void SegmentIndex<Key>::append(Key start, RuleTags tags) {
+void SegmentIndex<Key>::append(Key start, NetMatch match) {
     if constexpr (std::is_same_v<Key, uint128>) {
-        segments_.push_back({static_cast<uint64_t>(start >> 64), static_cast<uint64_t>(start), tags});
+        segments_.push_back({static_cast<uint64_t>(start >> 64), static_cast<uint64_t>(start), match.first, match.tags});
     } else {
-        segments_.push_back({start, tags});
+        segments_.push_back({start, match.first, match.tags});
     }
 }
 
@@ -42,39 +44,53 @@ template <typename Key>
 void SegmentIndex<Key>::build(Intervals intervals) {
     struct Event {
         Key at;
-        int8_t delta;
-        uint8_t bit;
+        uint32_t rule;
+        RuleTags tags;
+        bool opens;
     };
     std::vector<Event, LargeAllocator<Event>> events;
     events.reserve(intervals.size() * 2);
+    uint32_t rules = 0;
     for (const Interval& in : intervals) {
-        for (uint8_t bit = 0; bit < 8; ++bit) {
-            if (!(in.tags & (1u << bit))) continue;
-            events.push_back({in.first, +1, bit});
-            if (in.last != std::numeric_limits<Key>::max()) events.push_back({static_cast<Key>(in.last + 1), -1, bit});
-        }
+        events.push_back({in.first, in.rule, in.tags, true});
+        if (in.last != std::numeric_limits<Key>::max()) events.push_back({static_cast<Key>(in.last + 1), in.rule, in.tags, false});
+        rules = std::max(rules, in.rule + 1);
     }
     intervals.clear();
     intervals.shrink_to_fit();
     std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) { return a.at < b.at; });
 
-    // Sweep: a new segment wherever the set of covering rule kinds changes.
+    // Sweep: a new segment wherever what covers the key changes. The tags are counted per bit;
+    // the first covering rule is the top of a min-heap of open rules, closed ones dropped lazily.
     segments_.clear();
     segments_.reserve(events.size() + 1);
-    append(Key{0}, RuleTags{0});
+    append(Key{0}, NetMatch{});
     std::array<uint32_t, 8> open{};
+    std::priority_queue<uint32_t, std::vector<uint32_t>, std::greater<>> first_open;
+    std::vector<bool> closed(rules);
     for (size_t i = 0; i < events.size();) {
         const Key at = events[i].at;
         for (; i < events.size() && events[i].at == at; ++i) {
-            open[events[i].bit] = static_cast<uint32_t>(static_cast<int64_t>(open[events[i].bit]) + events[i].delta);
+            const Event& e = events[i];
+            for (unsigned bit = 0; bit < 8; ++bit) {
+                if (e.tags & (1u << bit)) open[bit] += e.opens ? 1u : static_cast<uint32_t>(-1);
+            }
+            if (e.opens) {
+                first_open.push(e.rule);
+            } else {
+                closed[e.rule] = true;
+            }
         }
-        RuleTags now = 0;
+        while (!first_open.empty() && closed[first_open.top()]) first_open.pop();
+        NetMatch now;
         for (unsigned bit = 0; bit < 8; ++bit) {
-            if (open[bit]) now = static_cast<RuleTags>(now | (1u << bit));
+            if (open[bit]) now.tags = static_cast<RuleTags>(now.tags | (1u << bit));
         }
-        if (now == segments_.back().tags) continue;
+        now.first = first_open.empty() ? kNoRule : first_open.top();
+        if (now.tags == segments_.back().tags && now.first == segments_.back().first) continue;
         if (at == Key{0}) {
-            segments_.back().tags = now;
+            segments_.back().tags = now.tags;
+            segments_.back().first = now.first;
         } else {
             append(at, now);
         }
@@ -104,10 +120,11 @@ void SegmentIndex<Key>::build(Intervals intervals) {
 }
 
 template <typename Key>
-RuleTags SegmentIndex<Key>::lookup(Key key) const {
-    if (bucket_begin_.empty() || key < base_) return segments_.front().tags;
+NetMatch SegmentIndex<Key>::lookup(Key key) const {
+    auto of = [](const Segment<Key>& s) { return NetMatch{s.tags, s.first}; };
+    if (bucket_begin_.empty() || key < base_) return of(segments_.front());
     const Key bucket = static_cast<Key>((key - base_) >> shift_);
-    if (bucket >= bucket_begin_.size() - 1) return segments_.back().tags;
+    if (bucket >= bucket_begin_.size() - 1) return of(segments_.back());
     const auto b = static_cast<size_t>(bucket);
     // The segment holding `key` is the last one starting at or below it; within this bucket
     // that is among segments [begin - 1, end).
@@ -115,7 +132,7 @@ RuleTags SegmentIndex<Key>::lookup(Key key) const {
     const Segment<Key>* last = segments_.data() + bucket_begin_[b + 1];
     const Segment<Key>* after =
         std::upper_bound(first, last, key, [](Key k, const Segment<Key>& s) { return k < s.key(); });
-    return after[-1].tags;
+    return of(after[-1]);
 }
 
 template <typename Key>
@@ -139,16 +156,18 @@ NetTable::Builder::Builder(size_t expected_rules) {
 void NetTable::Builder::add(const Net& net, RuleTags tags) {
     constexpr uint128 v4_first = kV4MappedBase;
     constexpr uint128 v4_last = kV4MappedBase | 0xffffffffu;
+    const uint32_t rule = added_++;
     if (!net.is_prefix()) {
-        irregular_.push_back({net, tags});
+        irregular_.push_back({net, tags, rule});
         return;
     }
     const uint128 first = net.first();
     const uint128 last = net.last();
     if (first <= v4_last && last >= v4_first) {  // the IPv4 part, in IPv4's own index
-        v4_.push_back({static_cast<uint32_t>(std::max(first, v4_first)), static_cast<uint32_t>(std::min(last, v4_last)), tags});
+        v4_.push_back(
+            {static_cast<uint32_t>(std::max(first, v4_first)), static_cast<uint32_t>(std::min(last, v4_last)), tags, rule});
     }
-    if (first < v4_first || last > v4_last) v6_.push_back({first, last, tags});
+    if (first < v4_first || last > v4_last) v6_.push_back({first, last, tags, rule});
 }
 
 NetTable NetTable::Builder::build() && {
@@ -166,16 +185,18 @@ NetTable::NetTable(std::span<const TaggedNet> rules) {
     *this = std::move(builder).build();
 }
 
-RuleTags NetTable::lookup(const IpAddress& address) const {
-    RuleTags tags = address.is_v4() ? v4_.lookup(address.v4()) : v6_.lookup(address.bits());
-    for (const TaggedNet& rule : irregular_) {
-        if (rule.net.contains(address)) tags = static_cast<RuleTags>(tags | rule.tags);
+NetMatch NetTable::match(const IpAddress& address) const {
+    NetMatch m = address.is_v4() ? v4_.lookup(address.v4()) : v6_.lookup(address.bits());
+    for (const IrregularNet& rule : irregular_) {
+        if (!rule.net.contains(address)) continue;
+        m.tags = static_cast<RuleTags>(m.tags | rule.tags);
+        m.first = std::min(m.first, rule.rule);
     }
-    return tags;
+    return m;
 }
 
 size_t NetTable::bytes() const {
-    return sizeof(*this) + v4_.bytes() + v6_.bytes() + irregular_.capacity() * sizeof(TaggedNet);
+    return sizeof(*this) + v4_.bytes() + v6_.bytes() + irregular_.capacity() * sizeof(IrregularNet);
 }
 
 bool NetTable::covers_all_v4(RuleTags tag) const {

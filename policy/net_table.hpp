@@ -1,4 +1,5 @@
-// net_table: which kinds of NET rule (deny-net, allow-net, internal-address) cover an address.
+// net_table: which kinds of NET rule (deny-net, allow-net, internal-address) cover an address, and
+// the first rule (in the order given) that does, so a decision can say which one matched.
 // Built once from the rule list, then read-only and shared by every session without a lock.
 // Prefix rules become sorted address segments with a bucket index on top, so a lookup reads a
 // few cache lines whether there are ten rules or a million. Exchange-style non-contiguous masks
@@ -15,19 +16,28 @@
 namespace relaymilter {
 
 using RuleTags = uint8_t;  // one bit per rule kind, e.g. 1 = deny-net, 2 = allow-net
+inline constexpr uint32_t kNoRule = UINT32_MAX;
 
 struct TaggedNet {
     Net net;
     RuleTags tags;
 };
 
-// One segment of a key space: from `start` up to the next segment's start, carrying `tags`.
-// The tags sit beside the key so a lookup touches one cache line, not two arrays.
+// What covers an address: the union of the rules' tags, and the position of the first covering
+// rule in the order the rules were added (kNoRule when none covers it).
+struct NetMatch {
+    RuleTags tags = 0;
+    uint32_t first = kNoRule;
+};
+
+// One segment of a key space: from `start` up to the next segment's start, carrying what covers
+// it. The match sits beside the key so a lookup touches one cache line, not two arrays.
 template <typename Key>
 struct Segment;
 template <>
 struct Segment<uint32_t> {
     uint32_t start;
+    uint32_t first;
     RuleTags tags;
     [[nodiscard]] uint32_t key() const { return start; }
 };
@@ -35,6 +45,7 @@ template <>
 struct Segment<uint128> {  // two halves, not an aligned __int128: 24 bytes instead of 32
     uint64_t high;
     uint64_t low;
+    uint32_t first;
     RuleTags tags;
     [[nodiscard]] uint128 key() const { return (static_cast<uint128>(high) << 64) | low; }
 };
@@ -47,18 +58,24 @@ public:
         Key first;
         Key last;
         RuleTags tags;
+        uint32_t rule;  // its position among all the rules
     };
     using Intervals = std::vector<Interval, LargeAllocator<Interval>>;
     void build(Intervals intervals);
-    [[nodiscard]] RuleTags lookup(Key key) const;
+    [[nodiscard]] NetMatch lookup(Key key) const;
     [[nodiscard]] size_t bytes() const;
     // Whether every key carries `tag`.
     [[nodiscard]] bool all_tagged(RuleTags tag) const;
 
 private:
-    void append(Key start, RuleTags tags);
+    void append(Key start, NetMatch match);
 
-    std::vector<Segment<Key>, LargeAllocator<Segment<Key>>> segments_{Segment<Key>{}};  // at first everything, no tags
+    std::vector<Segment<Key>, LargeAllocator<Segment<Key>>> segments_{first_segment()};  // at first: nothing covers
+    static Segment<Key> first_segment() {
+        Segment<Key> s{};
+        s.first = kNoRule;
+        return s;
+    }
     // bucket b covers keys [base_ + (b << shift_), base_ + ((b + 1) << shift_)); bucket_begin_[b]
     // is how many segments start at or below the bucket's first key.
     Key base_ = 0;
@@ -67,6 +84,12 @@ private:
 };
 
 class NetTable {
+    struct IrregularNet {
+        Net net;
+        RuleTags tags;
+        uint32_t rule;
+    };
+
 public:
     // Collects rules, then makes the table; nothing is copied twice on the way (a conf of a
     // million rules is loaded on every reload).
@@ -79,14 +102,17 @@ public:
     private:
         SegmentIndex<uint32_t>::Intervals v4_;
         SegmentIndex<uint128>::Intervals v6_;
-        std::vector<TaggedNet> irregular_;
+        std::vector<IrregularNet> irregular_;
+        uint32_t added_ = 0;
     };
 
     NetTable() = default;
     explicit NetTable(std::span<const TaggedNet> rules);
 
     // The union of the tags of every rule that contains the address.
-    [[nodiscard]] RuleTags lookup(const IpAddress& address) const;
+    [[nodiscard]] RuleTags lookup(const IpAddress& address) const { return match(address).tags; }
+    // That, and which rule came first among them.
+    [[nodiscard]] NetMatch match(const IpAddress& address) const;
     [[nodiscard]] size_t bytes() const;
     // Whether the rules carrying `tag` together cover every IPv4 or every IPv6 address.
     [[nodiscard]] bool covers_all_v4(RuleTags tag) const;
@@ -95,7 +121,7 @@ public:
 private:
     SegmentIndex<uint32_t> v4_;
     SegmentIndex<uint128> v6_;
-    std::vector<TaggedNet> irregular_;  // non-contiguous masks
+    std::vector<IrregularNet> irregular_;  // non-contiguous masks
 };
 
 }  // namespace relaymilter

@@ -24,37 +24,18 @@ std::string_view verdict_name(Verdict verdict) {
     return "TEMPFAIL";
 }
 
-std::shared_ptr<const Policy> Policy::build(const Conf& conf, std::vector<ConfError>& errors) {
+std::shared_ptr<const Policy> Policy::build(const Conf& conf, std::vector<ConfError>&) {
     std::shared_ptr<Policy> policy(new Policy());
     for (const DomainRule& rule : conf.local_domains) policy->local_domains_.add(rule.domain);
 
-    NetTable::Builder nets(conf.deny_nets.size() + conf.allow_nets.size() + conf.internal_addresses.size());
-    for (const NetRule& rule : conf.deny_nets) nets.add(rule.net, kDenyNet);
-    for (const NetRule& rule : conf.allow_nets) nets.add(rule.net, kAllowNet);
-    for (const NetRule& rule : conf.internal_addresses) nets.add(rule.net, kInternalAddress);
-    policy->nets_ = std::move(nets).build();
-
-    if (!conf.allow_open_relay) {
-        // Single rules covering everything are caught by the conf reader with their line;
-        // this catches several that do it together (0.0.0.0/1 and 128.0.0.0/1).
-        struct Kind {
-            RuleTags tag;
-            const NetRules& rules;
-            const char* key;
-        };
-        for (const Kind& kind : {Kind{kAllowNet, conf.allow_nets, "allow-net"},
-                                 Kind{kInternalAddress, conf.internal_addresses, "internal-address"}}) {
-            const char* family = policy->nets_.covers_all_v4(kind.tag)   ? "IPv4"
-                                 : policy->nets_.covers_all_v6(kind.tag) ? "IPv6"
-                                                                          : nullptr;
-            if (family && !kind.rules.empty()) {
-                errors.push_back({conf.path, kind.rules.back().line,
-                                  std::string(kind.key) + " rules together cover every " + family +
-                                      " address and make an open relay; set allow-open-relay = yes if that is really meant"});
-            }
-        }
-    }
-    if (!errors.empty()) return nullptr;
+    // Positions in these tables are the rules' positions in the conf's lists, deny-nets first.
+    NetTable::Builder client(conf.deny_nets.size() + conf.allow_nets.size());
+    for (const NetRule& rule : conf.deny_nets) client.add(rule.net, kDenyNet);
+    for (const NetRule& rule : conf.allow_nets) client.add(rule.net, kAllowNet);
+    policy->client_nets_ = std::move(client).build();
+    NetTable::Builder listener(conf.internal_addresses.size());
+    for (const NetRule& rule : conf.internal_addresses) listener.add(rule.net, kInternalAddress);
+    policy->listener_nets_ = std::move(listener).build();
 
     policy->allow_authenticated_ = conf.allow_authenticated;
     policy->reject_reply_ = conf.reject_reply;
@@ -64,25 +45,26 @@ std::shared_ptr<const Policy> Policy::build(const Conf& conf, std::vector<ConfEr
     return policy;
 }
 
-bool Policy::is_local(const Recipient& recipient) const {
-    return recipient.routing.empty() && (recipient.domain.empty() || local_domains_.contains(recipient.domain));
+std::optional<Decision> Policy::local_decision(const Recipient& recipient) const {
+    if (!recipient.routing.empty()) return std::nullopt;
+    if (recipient.domain.empty()) return Decision{Verdict::accept, Rule::local_domain};
+    if (auto entry = local_domains_.find(recipient.domain)) return Decision{Verdict::accept, Rule::local_domain, *entry};
+    return std::nullopt;
 }
 
-RuleTags Policy::client_tags(const Client& client) const {
-    RuleTags tags = 0;
-    if (client.address) {
-        tags = static_cast<RuleTags>(nets_.lookup(*client.address) & (kDenyNet | kAllowNet));
-    } else if (counts_.deny_nets) {
-        tags = kDenyNet;  // an unknown client cannot be shown to be outside the deny-nets
+bool Policy::is_local(const Recipient& recipient) const { return local_decision(recipient).has_value(); }
+
+Action Policy::action(const Decision& decision) const {
+    switch (decision.verdict) {
+    case Verdict::accept: return Action::accept;
+    case Verdict::tempfail: return Action::tempfail;
+    case Verdict::reject: break;
     }
-    if (client.listener && !client.listener->is_unspecified()) {
-        tags = static_cast<RuleTags>(tags | (nets_.lookup(*client.listener) & kInternalAddress));
-    }
-    return tags;
+    return mode_ == Mode::dry_run ? Action::would_refuse : Action::refuse;
 }
 
 Decision Policy::decide(const Client& client, const Recipient& recipient) const {
-    if (is_local(recipient)) return {Verdict::accept, Rule::local_domain};
+    if (auto local = local_decision(recipient)) return *local;
     return decide_relay(client);
 }
 
@@ -91,11 +73,20 @@ Decision Policy::notice_decision(const Client& client, std::string_view sender) 
 }
 
 Decision Policy::decide_relay(const Client& client) const {
-    const RuleTags tags = client_tags(client);
-    if (tags & kDenyNet) return {Verdict::reject, Rule::deny_net};
+    NetMatch nets;
+    if (client.address) {
+        nets = client_nets_.match(*client.address);
+    } else if (counts_.deny_nets) {
+        return {Verdict::reject, Rule::deny_net};  // an unknown client cannot be shown to be outside the deny-nets
+    }
+    if (nets.tags & kDenyNet) return {Verdict::reject, Rule::deny_net, nets.first};
     if (allow_authenticated_ && !client.login.empty()) return {Verdict::accept, Rule::authenticated};
-    if (tags & kAllowNet) return {Verdict::accept, Rule::allow_net};
-    if (tags & kInternalAddress) return {Verdict::accept, Rule::internal_address};
+    const auto deny_nets = static_cast<uint32_t>(counts_.deny_nets);
+    if (nets.tags & kAllowNet) return {Verdict::accept, Rule::allow_net, nets.first - deny_nets};
+    if (client.listener && !client.listener->is_unspecified()) {
+        const NetMatch internal = listener_nets_.match(*client.listener);
+        if (internal.tags) return {Verdict::accept, Rule::internal_address, internal.first};
+    }
     return {Verdict::reject, Rule::default_rule};
 }
 

@@ -8,6 +8,7 @@
 // so any number of sessions may share one without a lock.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +25,8 @@ namespace relaymilter {
 
 enum class Verdict { accept, reject, tempfail };
 enum class Rule { local_domain, deny_net, authenticated, allow_net, internal_address, default_rule };
+// What a decision does in the mode in force: dry-run turns a refusal into a logged pass.
+enum class Action { accept, refuse, would_refuse, tempfail };
 
 [[nodiscard]] std::string_view rule_name(Rule rule);
 [[nodiscard]] std::string_view verdict_name(Verdict verdict);
@@ -35,13 +38,19 @@ struct Client {
     std::string_view login;             // SMTP AUTH login; empty when not authenticated
 };
 
+inline constexpr uint32_t kNoEntry = UINT32_MAX;
+
 struct Decision {
     Verdict verdict;
     Rule rule;
-    friend bool operator==(const Decision&, const Decision&) = default;
+    // Which entry of the conf's list for `rule` decided (its position in Conf::local_domains,
+    // deny_nets, allow_nets or internal_addresses), or kNoEntry for rules with no list.
+    uint32_t entry = kNoEntry;
+    // The same decision: the same verdict by the same rule (the entry tells which line gave it).
+    friend bool operator==(const Decision& a, const Decision& b) { return a.verdict == b.verdict && a.rule == b.rule; }
 };
 
-// Tags of the NET rule kinds in the policy's one NetTable.
+// Tags of the NET rule kinds in the policy's NetTables.
 inline constexpr RuleTags kDenyNet = 1;
 inline constexpr RuleTags kAllowNet = 2;
 inline constexpr RuleTags kInternalAddress = 4;
@@ -55,7 +64,7 @@ public:
         size_t internal_addresses = 0;
     };
 
-    // The policy for `conf`, or nullptr with the reasons appended to `errors`.
+    // The policy for `conf`, a conf read without errors (read_conf, parse_conf).
     [[nodiscard]] static std::shared_ptr<const Policy> build(const Conf& conf, std::vector<ConfError>& errors);
 
     [[nodiscard]] Decision decide(const Client& client, std::string_view recipient) const;
@@ -68,8 +77,8 @@ public:
     [[nodiscard]] Decision notice_decision(const Client& client, std::string_view sender) const;
     // Whether the recipient is delivered here rather than relayed (step 1 alone).
     [[nodiscard]] bool is_local(const Recipient& recipient) const;
-    // The deny/allow/internal tags that apply to this client (steps 2-3 without the login).
-    [[nodiscard]] RuleTags client_tags(const Client& client) const;
+    // What `decision` does in this policy's mode: the one place dry-run is applied.
+    [[nodiscard]] Action action(const Decision& decision) const;
 
     [[nodiscard]] const Reply& reject_reply() const { return reject_reply_; }
     [[nodiscard]] Mode mode() const { return mode_; }
@@ -78,13 +87,17 @@ public:
     // "2 local-domain, 3 allow-net, 1 deny-net, 0 internal-address, allow-authenticated=yes, mode=enforce"
     [[nodiscard]] std::string summary() const;
     // Memory held by the rule tables.
-    [[nodiscard]] size_t bytes() const { return local_domains_.bytes() + nets_.bytes(); }
+    [[nodiscard]] size_t bytes() const { return local_domains_.bytes() + client_nets_.bytes() + listener_nets_.bytes(); }
 
 private:
     Policy() = default;
 
+    // step 1 as a decision: accept with the local-domain entry, or nothing
+    [[nodiscard]] std::optional<Decision> local_decision(const Recipient& recipient) const;
+
     LocalDomains local_domains_;
-    NetTable nets_;
+    NetTable client_nets_;    // deny-nets, then allow-nets: the first match is a deny when one covers
+    NetTable listener_nets_;  // internal-addresses
     bool allow_authenticated_ = true;
     Reply reject_reply_;
     Mode mode_ = Mode::enforce;

@@ -146,3 +146,36 @@ TEST_CASE("socket_spec_problem knows libmilter's socket forms", "[conf]") {
     CHECK(socket_spec_problem("inet:8890@"));
     CHECK(socket_spec_problem("x.sock"));
 }
+
+TEST_CASE("The open-relay check finds rules that cover a whole space alone or together", "[conf]") {
+    struct Row {
+        const char* label;
+        const char* text;
+        const char* want;  // "" for no error
+    };
+    const Row rows[] = {
+        {"IPv4 halves", "allow-net = 0.0.0.0/1\nallow-net = 128.0.0.0/1\n",
+         "test.conf:2: allow-net rules together cover every IPv4 address"},
+        {"::/1 holds every mapped IPv4 address", "internal-address = 8000::/1\ninternal-address = ::/1\n",
+         "test.conf:2: internal-address = ::/1: covers every address"},
+        {"mapped halves, written as IPv6", "internal-address = ::ffff:0.0.0.0/97\ninternal-address = ::ffff:128.0.0.0/97\n",
+         "test.conf:2: internal-address rules together cover every IPv4 address"},
+        {"quarters and a gap", "allow-net = 0.0.0.0/2\nallow-net = 64.0.0.0/2\nallow-net = 128.0.0.0/2\n", ""},
+        {"big but overlapping", "allow-net = 0.0.0.0/1\nallow-net = 0.0.0.0/2\nallow-net = 0.0.0.0/3\nallow-net = 128.0.0.0/2\n"
+         "allow-net = 128.0.0.0/3\n", ""},
+        {"deny-nets do not count", "deny-net = 0.0.0.0/1\nallow-net = 128.0.0.0/1\n", ""},
+        {"kinds do not add up", "allow-net = 0.0.0.0/1\ninternal-address = 128.0.0.0/1\n", ""},
+        {"one rule alone, named", "allow-net = 10.0.0.0/8\nallow-net = ::/0\n", "test.conf:2: allow-net = ::/0: covers every address"},
+        {"allowed on purpose", "allow-net = 0.0.0.0/1\nallow-net = 128.0.0.0/1\nallow-open-relay = yes\n", ""},
+    };
+    for (const Row& row : rows) {
+        std::vector<std::string> got = errors_of(row.text);
+        INFO(row.label << ": got " << (got.empty() ? "no error" : got[0]));
+        if (*row.want) {
+            REQUIRE(got.size() == 1);
+            CHECK(got[0].rfind(row.want, 0) == 0);
+        } else {
+            CHECK(got.empty());
+        }
+    }
+}

@@ -32,6 +32,13 @@ RuleTags linear(const std::vector<TaggedNet>& rules, const IpAddress& a) {
     return tags;
 }
 
+uint32_t linear_first(const std::vector<TaggedNet>& rules, const IpAddress& a) {
+    for (size_t i = 0; i < rules.size(); ++i) {
+        if (rules[i].net.contains(a)) return static_cast<uint32_t>(i);
+    }
+    return kNoRule;
+}
+
 }  // namespace
 
 TEST_CASE("NetTable gives the union of the tags of every covering rule", "[net_table]") {
@@ -69,6 +76,29 @@ TEST_CASE("NetTable gives the union of the tags of every covering rule", "[net_t
     }
 }
 
+TEST_CASE("NetTable names the first rule that covers an address", "[net_table]") {
+    std::vector<TaggedNet> rules = {
+        {net("10.1.0.0/16"), 1}, {net("10.0.0.0/8"), 2},           {net("10.0.5.0;255.0.255.0"), 2},
+        {net("2001:db8::/32"), 2}, {net("2001:db8:1::/48"), 1},   {net("10.9.5.7"), 4},
+    };
+    NetTable table(rules);
+    struct Row {
+        const char* address;
+        uint32_t first;
+    };
+    const Row rows[] = {
+        {"10.1.2.3", 0},        // the /16 comes before the /8 that also covers it
+        {"10.2.0.1", 1},        // only the /8
+        {"10.9.5.7", 1},        // the /8 before the irregular mask and the single address
+        {"2001:db8:1::1", 3},   // the /32 is listed before the nested /48
+        {"172.16.0.1", kNoRule},
+    };
+    for (const Row& row : rows) {
+        INFO(row.address);
+        CHECK(table.match(ip(row.address)).first == row.first);
+    }
+}
+
 TEST_CASE("NetTable: empty table, whole-space rules, and coverage by several rules", "[net_table]") {
     NetTable empty;
     CHECK(empty.lookup(ip("192.0.2.1")) == 0);
@@ -98,11 +128,13 @@ TEST_CASE("NetTable agrees with a linear scan on random rule sets", "[net_table]
         NetTable table(rules);
         for (int q = 0; q < 1000; ++q) {
             IpAddress a = random_address(rng, rules);
-            RuleTags got = table.lookup(a);
-            RuleTags want = linear(rules, a);
-            if (got != want) {
+            const NetMatch got = table.match(a);
+            const RuleTags want = linear(rules, a);
+            const uint32_t want_first = linear_first(rules, a);
+            if (got.tags != want || got.first != want_first) {
                 FAIL("round " << round << ", " << rules.size() << " rules, address " << a.to_string() << ": got "
-                              << int(got) << ", want " << int(want));
+                              << int(got.tags) << " first " << got.first << ", want " << int(want) << " first "
+                              << want_first);
             }
             ++pairs;
         }
