@@ -9,7 +9,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "explain.hpp"
 #include "log.hpp"
 #include "notices.hpp"
 

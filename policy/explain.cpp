@@ -71,11 +71,6 @@ std::string quoted(std::string_view text) {
 
 }  // namespace
 
-std::string bracketed(std::string_view address) {
-    if (!address.empty() && address.front() == '<') return std::string(address);
-    return "<" + std::string(address) + ">";
-}
-
 std::string explain(const Conf& conf, const Policy& policy, const Client& client, std::string_view recipient) {
     // The recipient exactly as the MTA would pass it: the same parse and decision as the milter's.
     const Recipient rcpt = parse_recipient(recipient);

@@ -15,7 +15,5 @@ namespace relaymilter {
 [[nodiscard]] std::string explain(const Conf& conf, const Policy& policy, const Client& client,
                                   std::string_view recipient);
 
-// "<addr>" for an address given with or without angle brackets.
-[[nodiscard]] std::string bracketed(std::string_view address);
 
 }  // namespace relaymilter

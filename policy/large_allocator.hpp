@@ -1,7 +1,7 @@
 // large_allocator: the allocator of the rule tables' big arrays (a million rules fill tens of
 // MiB). Blocks of 1 MiB and more are mapped on their own, 2 MiB aligned and marked for
-// transparent huge pages; on this project's VMs that took loading a 1M-rule conf from 1.2 s to
-// about 0.5 s (the time was page faults), and freeing them hands the memory straight back.
+// transparent huge pages: loading a big conf spent its time in page faults (doc/performance.md
+// has the measurement), and freeing such a block hands the memory straight back.
 // Smaller blocks come from operator new.
 #pragma once
 

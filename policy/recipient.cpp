@@ -158,4 +158,9 @@ Recipient parse_recipient(std::string_view text) {
     return result;
 }
 
+std::string bracketed(std::string_view address) {
+    if (!address.empty() && address.front() == '<') return std::string(address);
+    return "<" + std::string(address) + ">";
+}
+
 }  // namespace relaymilter

@@ -20,6 +20,9 @@ struct Recipient {
 
 [[nodiscard]] Recipient parse_recipient(std::string_view text);
 
+// "<addr>" for an address given with or without angle brackets, as logs and explain show it.
+[[nodiscard]] std::string bracketed(std::string_view address);
+
 // A domain or address literal in canonical form, or nullopt when it is not one. Shared by the
 // conf's local-domain values and recipients, so both sides compare the same spelling.
 [[nodiscard]] std::optional<std::string> canonical_domain(std::string_view text);
