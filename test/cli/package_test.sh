@@ -163,6 +163,15 @@ got=$(as_if_systemd prerm upgrade "$version")
 got=$(as_if_systemd prerm remove)
 [ "$got" = "deb-systemd-invoke stop relaymilter.service;" ] && ok "prerm remove: $got" || bad "prerm remove asked: '$got'"
 
+# Postfix installed or upgraded later: the trigger on /usr/sbin/postfix runs the postinst again.
+dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./triggers | grep -qx 'interest-noawait /usr/sbin/postfix' &&
+    ok "trigger: interest-noawait /usr/sbin/postfix" || bad "no trigger on /usr/sbin/postfix"
+if getent passwd postfix >/dev/null; then
+    gpasswd -d postfix relaymilter >/dev/null
+    out=$(/var/lib/dpkg/info/relaymilter.postinst triggered /usr/sbin/postfix 2>&1)
+    id -nG postfix | grep -qw relaymilter && ok "postinst triggered: $out" || bad "postinst triggered did not add postfix: $out"
+fi
+
 # --- upgrade over an edited conf, after the admin disabled the service ----------------------------
 echo "# kept across upgrades" >>/etc/relaymilter.conf
 systemctl disable relaymilter.service >"$tmp/disable.out" 2>&1 || bad "systemctl disable: $(cat "$tmp/disable.out")"

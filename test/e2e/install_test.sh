@@ -7,8 +7,8 @@
 # there: relaymilter is started as its installed unit's ExecStartPre/ExecStart would, as its
 # user, and Postfix with `postfix start`. Then: 550 for an outside relay, 250 local, 250 for an
 # allowed client, the refusal found with the README's grep, smtpd's groups, an upgrade, remove
-# (Postfix fails closed) and purge. Not checked here: the unit's sandboxing and the journalctl
-# forms (no systemd), an install before Postfix. Run as root:
+# (Postfix fails closed), purge, and Postfix installed after relaymilter (the trigger). Not
+# checked here: the unit's sandboxing and the journalctl forms (no systemd). Run as root:
 #   install_test.sh BUILD_DIR
 set -uo pipefail
 build=$(realpath "${1:?usage: install_test.sh BUILD_DIR}")
@@ -265,6 +265,24 @@ timeout 300 chroot "$root" "${env_clean[@]}" apt-get purge -y -q relaymilter >"$
 in_root getent passwd relaymilter >/dev/null && ok "apt-get purge: system user relaymilter kept (Debian keeps system users)" ||
     bad "purge removed the user"
 [ -d "$root/var/spool/postfix/pid" ] && ok "Postfix's spool untouched" || bad "purge damaged /var/spool/postfix"
+# --- Postfix installed after relaymilter (apt may configure them in either order) -------------
+stop_all
+MASTER_PID=""
+timeout 300 chroot "$root" "${env_clean[@]}" apt-get purge -y -q postfix >"$tmp/purge-postfix.out" 2>&1 || bad "apt-get purge postfix"
+! in_root getent passwd postfix >/dev/null || bad "Debian's postfix purge left the user postfix"
+timeout 300 chroot "$root" "${env_clean[@]}" apt-get install -y -q "/tmp/$deb" >"$tmp/install2.out" 2>&1 ||
+    { tail "$tmp/install2.out"; bad "apt-get install ./$deb without Postfix"; }
+! grep -q "added user postfix" "$tmp/install2.out" && [ -d "$root/var/spool/postfix/relaymilter" ] &&
+    ok "without Postfix: installed, socket directory made ($(in_root stat -c '%U:%G %a' /var/spool/postfix/relaymilter)), no group change" ||
+    bad "install without Postfix"
+printf '%s\n' "postfix postfix/main_mailer_type select Internet Site" "postfix postfix/mailname string mx.example.test" |
+    in_root debconf-set-selections
+timeout 600 chroot "$root" "${env_clean[@]}" apt-get install -y -q --no-install-recommends postfix >"$tmp/postfix2.out" 2>&1 ||
+    { tail "$tmp/postfix2.out"; bad "apt-get install postfix after relaymilter"; }
+grep -q "^Processing triggers for relaymilter" "$tmp/postfix2.out" && grep -q "added user postfix to group relaymilter" "$tmp/postfix2.out" &&
+    in_root id -nG postfix | grep -qw relaymilter && ok "Postfix installed afterwards: relaymilter's trigger added postfix to the group ($(in_root id postfix); $(in_root stat -c '%n %U:%G %a' /var/spool/postfix/relaymilter))" ||
+    bad "Postfix installed afterwards is not in the group: $(in_root id postfix); $(grep -i relaymilter "$tmp/postfix2.out")"
+
 # For the record (the two 451 steps above cause one connect warning each).
 warnings=$(grep -oE '(warning|error|fatal|panic): .*' "$maillog" | sort | uniq -c)
 echo "     the mail log's warnings over the whole run:"
