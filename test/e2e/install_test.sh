@@ -111,12 +111,15 @@ ok "fresh Debian 12 tree ready in $((SECONDS - start)) s: chroot, private /dev a
 env_clean=(/usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive)
 in_root() { chroot "$root" "${env_clean[@]}" "$@"; }                    # this machine's network: apt
 in_mail() { nsenter --net="$netns" chroot "$root" "${env_clean[@]}" "$@"; }  # loopback only
-# swaks runs on this machine, in the mail namespace: the client is not part of the server.
-mkdir -p "$tmp/bin"
-printf '#!/bin/sh\nexec nsenter --net=%s %s "$@"\n' "$netns" "$(command -v swaks)" >"$tmp/bin/swaks"
-chmod 755 "$tmp/bin/swaks"
-PATH=$tmp/bin:$PATH
-SMTP_SERVER=127.0.0.1:25
+# smtp SWAKS_ARGS...: one session by swaks, run on this machine (the client is not part of the
+# server) in the mail namespace. Prints "COMMAND -> REPLY" per reply; all of it in last-smtp.
+smtp() {
+    nsenter --net="$netns" swaks --server 127.0.0.1:25 --timeout 15 --helo client.test "$@" >"$tmp/last-smtp" 2>&1
+    awk '/^ -> / { sub(/^ -> /, ""); cmd = $0; next }
+         /^<[-*~]+ / && cmd != "" { line = $0; sub(/^<[-*~]+ +/, "", line); print cmd " -> " line; cmd = "" }
+         /^\*\*\* / { print "ERROR " $0 }' "$tmp/last-smtp"
+}
+smtp_raw() { cat "$tmp/last-smtp"; }
 
 # --- Debian's Postfix, "Internet Site" ----------------------------------------------------------
 start=$SECONDS
@@ -200,11 +203,14 @@ expect() {  # LABEL WANT_REGEX SWAKS_ARGS...: the last MAIL/RCPT reply; a 250 mu
 expect "outside client 127.0.0.2 relays" "^RCPT TO:<user@relay-target.example> -> 550 5.7.1 Relaying prohibited" \
     --local-interface 127.0.0.2 --from someone@outside.example --to user@relay-target.example
 # smtpd's groups, read while the smtpd that just served us is alive.
+smtpd_seen=""
 for status in /proc/[0-9]*/status; do
     [ "$(sed -n 's/^Name:\t//p' "$status" 2>/dev/null)" = smtpd ] || continue
-    ok "smtpd (pid $(basename "$(dirname "$status")"), root $(readlink "$(dirname "$status")/root" | sed "s|$root||")): $(grep -E '^(Uid|Gid|Groups)' "$status" | tr '\t\n' '  ')"
+    smtpd_seen=$(basename "$(dirname "$status")")
+    ok "smtpd (pid $smtpd_seen, root $(readlink "$(dirname "$status")/root" | sed "s|$root||")): $(grep -E '^(Uid|Gid|Groups)' "$status" | tr '\t\n' '  ')"
     break
 done
+[ -n "$smtpd_seen" ] || bad "no smtpd process to read the groups of"
 expect "outside client 127.0.0.2, local mail" "^RCPT TO:<postmaster@mx.example.test> -> 250" \
     --local-interface 127.0.0.2 --from someone@outside.example --to postmaster@mx.example.test
 expect "allowed client 127.0.0.1 (allow-net) relays" "^RCPT TO:<user@relay-target.example> -> 250" \
