@@ -13,6 +13,9 @@ packages=(
   # fuzzing (clang; libFuzzer and the sanitizer runtimes are in libclang-rt-14-dev, which clang
   # only recommends), leak checks, man page lint, packaging
   clang libclang-rt-14-dev valgrind mandoc groff-base man-db dpkg-dev file systemd
+  # the Debian package (debhelper, the package's Build-Depends, lintian; its Rules-Requires-Root
+  # is "no", so no fakeroot) and the install test in a fresh Debian 12 tree (debootstrap)
+  build-essential debhelper lintian debootstrap debian-archive-keyring
 )
 
 missing=()

@@ -57,7 +57,7 @@ sm_config() {
     SM_PORT3=$(harness_free_port)
     local v6_daemon="" snippet
     [ -z "${SM_IPV6:-}" ] || v6_daemon="DAEMON_OPTIONS(\`Port=$SM_PORT3, Addr=::1, Family=inet6, Name=MTA-v6')dnl"
-    snippet=$(sed "s|S=unix:/run/relaymilter/relaymilter.sock|S=$milter|" "$SM_CONTRIB_MC")
+    snippet=$(sed "s|S=unix:[^,']*|S=$milter|" "$SM_CONTRIB_MC")
     [ -z "${SM_KEEP_RECEIPTS:-}" ] || snippet=$(grep -v confPRIVACY_FLAGS <<<"$snippet")
     mkdir -p "$SM_RUN"/{queue,sasl,etc}
     chmod 755 "$SM_RUN" "$SM_RUN/sasl" "$SM_RUN/etc"
@@ -135,6 +135,8 @@ R\$* < @ \$=w > \$*		\$#local_discard \$: \$1
 R\$* < @ \$+ > \$*		\$#relay_discard \$@ \$2 \$: \$1 < @ \$2 > \$3
 R\$*			\$#local_discard \$: \$1
 MC
+    grep -qF "S=$milter," "$SM_RUN/sendmail.mc" ||
+        harness_fail "$SM_CONTRIB_MC: no S=unix:PATH socket found to point at the test's milter"
     local cf=$SM_PREFIX/usr/share/sendmail/cf
     "$SM_PREFIX/usr/bin/m4" -D_CF_DIR_="$cf/" "$cf/m4/cf.m4" "$SM_RUN/sendmail.mc" >"$SM_RUN/sendmail.cf" \
         2>"$SM_RUN/m4.stderr" || { cat "$SM_RUN/m4.stderr"; harness_fail "m4"; }
