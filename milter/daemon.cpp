@@ -53,8 +53,8 @@ void* milter_thread(void* result) {
 }
 
 std::string daemon_keys(const Conf& conf) {
-    return conf.socket.value_or("") + "|" + conf.user.value_or("") + "|" + conf.pidfile.value_or("") + "|" +
-           conf.log.value_or("");
+    return conf.daemon.socket.value_or("") + "|" + conf.daemon.user.value_or("") + "|" +
+           conf.daemon.pidfile.value_or("") + "|" + conf.daemon.log.value_or("");
 }
 
 std::string seconds_since(std::chrono::steady_clock::time_point start) {

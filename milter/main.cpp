@@ -145,11 +145,11 @@ int run(int argc, char** argv) {
     const Conf& conf = *loaded.conf;
     DaemonSettings settings;
     settings.conf_path = conf_path;
-    settings.socket = socket_flag.value_or(conf.socket.value_or(kDefaultSocket));
-    settings.user = vm.count("user") ? std::optional(get(vm, "user")) : conf.user;
-    settings.pidfile = vm.count("pidfile") ? std::optional(get(vm, "pidfile")) : conf.pidfile;
+    settings.socket = socket_flag.value_or(conf.daemon.socket.value_or(kDefaultSocket));
+    settings.user = vm.count("user") ? std::optional(get(vm, "user")) : conf.daemon.user;
+    settings.pidfile = vm.count("pidfile") ? std::optional(get(vm, "pidfile")) : conf.daemon.pidfile;
     settings.foreground = vm.count("foreground") > 0;
-    const std::string log = vm.count("log") ? get(vm, "log") : conf.log.value_or("syslog");
+    const std::string log = vm.count("log") ? get(vm, "log") : conf.daemon.log.value_or("syslog");
     settings.log = log == "stderr" ? LogTarget::stderr_stream : LogTarget::syslog;
     settings.protocol = get(vm, "protocol") == "full" ? Protocol::full : Protocol::lean;
     if (settings.pidfile && settings.pidfile->front() != '/') throw Usage("--pidfile must be an absolute path");

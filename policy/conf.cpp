@@ -51,35 +51,22 @@ bool all_digits(std::string_view s) {
     return true;
 }
 
-enum class Key {
-    local_domain, allow_authenticated, allow_net, internal_address, deny_net, reject_reply,
-    mode, allow_open_relay, socket, user, pidfile, log
-};
+class Parser;
 
+// One conf key: its name, whether it may be given more than once, and its parser, which checks
+// the value and stores it in the Conf. Adding a key is adding a row here (and its Conf field).
 struct KeyInfo {
     std::string_view name;
-    Key key;
     bool repeatable;
+    void (*parse)(Parser& parser, int line, std::string_view name, std::string_view value);
 };
 
-constexpr KeyInfo kKeys[] = {
-    {"local-domain", Key::local_domain, true},
-    {"allow-authenticated", Key::allow_authenticated, false},
-    {"allow-net", Key::allow_net, true},
-    {"internal-address", Key::internal_address, true},
-    {"deny-net", Key::deny_net, true},
-    {"reject-reply", Key::reject_reply, false},
-    {"mode", Key::mode, false},
-    {"allow-open-relay", Key::allow_open_relay, false},
-    {"socket", Key::socket, false},
-    {"user", Key::user, false},
-    {"pidfile", Key::pidfile, false},
-    {"log", Key::log, false},
-};
+extern const KeyInfo kKeys[];
+extern const size_t kKeyCount;
 
 const KeyInfo* find_key(std::string_view name) {
-    for (const KeyInfo& info : kKeys) {
-        if (info.name == name) return &info;
+    for (size_t i = 0; i < kKeyCount; ++i) {
+        if (kKeys[i].name == name) return &kKeys[i];
     }
     return nullptr;
 }
@@ -97,22 +84,73 @@ std::string key_hint(std::string_view name) {
 
 class Parser {
 public:
-    Parser(std::string name, Conf& conf, std::vector<ConfError>& errors)
-        : name_(std::move(name)), conf_(conf), errors_(errors) {}
+    Parser(std::string name, Conf& into, std::vector<ConfError>& errors)
+        : conf(into), name_(std::move(name)), errors_(errors), first_seen_(kKeyCount) {}
 
     void line(int number, std::string_view text);
     void finish();
 
-private:
+    // The value parsers the key table uses; each reports "KEY: ..." at the line on bad input.
     void error(int line, std::string message) { errors_.push_back({name_, line, std::move(message)}); }
-    void value(int line, const KeyInfo& key, std::string_view value);
+    void local_domain(int line, std::string_view key, std::string_view value);
     void net(int line, std::string_view key, std::string_view value, NetRules& rules);
+    void flag(int line, std::string_view key, std::string_view value, bool& out);
+    void reply(int line, std::string_view key, std::string_view value, Reply& out);
+    template <typename T, size_t N>
+    void choice(int line, std::string_view key, std::string_view value, const std::pair<std::string_view, T> (&names)[N],
+                T& out);
+    void text(int line, std::string_view key, std::string_view value, std::optional<std::string>& out,
+              bool (*valid)(std::string_view), const char* what);
+    void number(int line, std::string_view key, std::string_view value, std::optional<int>& out, int low, int high);
 
+    Conf& conf;
+
+private:
     std::string name_;
-    Conf& conf_;
     std::vector<ConfError>& errors_;
-    int first_seen_[std::size(kKeys)] = {};
+    std::vector<int> first_seen_;
 };
+
+constexpr std::pair<std::string_view, Mode> kModes[] = {{"enforce", Mode::enforce}, {"dry-run", Mode::dry_run}};
+
+bool is_user_name(std::string_view v) { return v.find_first_of(" \t:/") == std::string_view::npos; }
+bool is_absolute_path(std::string_view v) { return !v.empty() && v.front() == '/'; }
+bool is_log_target(std::string_view v) { return v == "syslog" || v == "stderr"; }
+
+const KeyInfo kKeys[] = {
+    {"local-domain", true, [](Parser& p, int l, std::string_view k, std::string_view v) { p.local_domain(l, k, v); }},
+    {"allow-authenticated", false,
+     [](Parser& p, int l, std::string_view k, std::string_view v) { p.flag(l, k, v, p.conf.policy.allow_authenticated); }},
+    {"allow-net", true, [](Parser& p, int l, std::string_view k, std::string_view v) { p.net(l, k, v, p.conf.allow_nets); }},
+    {"internal-address", true,
+     [](Parser& p, int l, std::string_view k, std::string_view v) { p.net(l, k, v, p.conf.internal_addresses); }},
+    {"deny-net", true, [](Parser& p, int l, std::string_view k, std::string_view v) { p.net(l, k, v, p.conf.deny_nets); }},
+    {"reject-reply", false,
+     [](Parser& p, int l, std::string_view k, std::string_view v) { p.reply(l, k, v, p.conf.policy.reject_reply); }},
+    {"mode", false, [](Parser& p, int l, std::string_view k, std::string_view v) { p.choice(l, k, v, kModes, p.conf.policy.mode); }},
+    {"allow-open-relay", false,
+     [](Parser& p, int l, std::string_view k, std::string_view v) { p.flag(l, k, v, p.conf.policy.allow_open_relay); }},
+    {"socket", false,
+     [](Parser& p, int l, std::string_view k, std::string_view v) {
+         if (auto problem = socket_spec_problem(v)) return p.error(l, std::string(k) + ": " + *problem);
+         p.conf.daemon.socket = std::string(v);
+     }},
+    {"user", false,
+     [](Parser& p, int l, std::string_view k, std::string_view v) {
+         p.text(l, k, v, p.conf.daemon.user, is_user_name, "a user name");
+     }},
+    {"pidfile", false,
+     [](Parser& p, int l, std::string_view k, std::string_view v) {
+         p.text(l, k, v, p.conf.daemon.pidfile, is_absolute_path, "an absolute path");
+     }},
+    {"log", false,
+     [](Parser& p, int l, std::string_view k, std::string_view v) {
+         p.text(l, k, v, p.conf.daemon.log, is_log_target, "syslog or stderr");
+     }},
+    {"listen-backlog", false,
+     [](Parser& p, int l, std::string_view k, std::string_view v) { p.number(l, k, v, p.conf.daemon.listen_backlog, 1, 65535); }},
+};
+const size_t kKeyCount = std::size(kKeys);
 
 void Parser::line(int number, std::string_view text) {
     if (auto hash = text.find('#'); hash != std::string_view::npos) text = text.substr(0, hash);
@@ -134,7 +172,7 @@ void Parser::line(int number, std::string_view text) {
         error(number, "unknown key '" + std::string(name) + "'" + key_hint(name));
         return;
     }
-    auto index = static_cast<size_t>(key - kKeys);
+    const auto index = static_cast<size_t>(key - kKeys);
     if (!key->repeatable && first_seen_[index]) {
         error(number, std::string(name) + ": given twice (first at line " + std::to_string(first_seen_[index]) + ")");
         return;
@@ -144,96 +182,72 @@ void Parser::line(int number, std::string_view text) {
         error(number, std::string(name) + ": empty value");
         return;
     }
-    value(number, *key, val);
+    key->parse(*this, number, key->name, val);
 }
 
-void Parser::value(int line, const KeyInfo& key, std::string_view val) {
-    const std::string name(key.name);
-    switch (key.key) {
-    case Key::local_domain: {
-        bool parents = val.front() == '.';
-        std::string_view domain = parents ? val.substr(1) : val;
-        if (val.size() > 1 && val[0] == '*' && val[1] == '.') {
-            error(line, name + ": '" + std::string(val) + "': wildcards are not supported; did you mean '" +
-                            std::string(val.substr(1)) + "' (every subdomain)?");
-            return;
-        }
-        if (!parents && domain.front() == '[') {
-            std::string why;
-            auto literal = address_literal(domain, why);
-            if (!literal) {
-                error(line, name + ": '" + std::string(val) + "': " + why);
-                return;
-            }
-        }
-        auto canonical = canonical_domain(domain);
-        if (!canonical || (parents && canonical->front() == '[')) {
-            error(line, name + ": '" + std::string(val) + "' is not a domain name or address literal such as [192.0.2.25]");
-            return;
-        }
-        conf_.local_domains.push_back({parents ? "." + *canonical : *canonical, line});
+void Parser::local_domain(int line, std::string_view key, std::string_view val) {
+    const std::string name(key);
+    bool parents = val.front() == '.';
+    std::string_view domain = parents ? val.substr(1) : val;
+    if (val.size() > 1 && val[0] == '*' && val[1] == '.') {
+        error(line, name + ": '" + std::string(val) + "': wildcards are not supported; did you mean '" +
+                        std::string(val.substr(1)) + "' (every subdomain)?");
         return;
     }
-    case Key::allow_net:
-        net(line, key.name, val, conf_.allow_nets);
-        return;
-    case Key::internal_address:
-        net(line, key.name, val, conf_.internal_addresses);
-        return;
-    case Key::deny_net:
-        net(line, key.name, val, conf_.deny_nets);
-        return;
-    case Key::allow_authenticated:
-    case Key::allow_open_relay: {
-        auto flag = parse_bool(val);
-        if (!flag) {
-            error(line, name + ": '" + std::string(val) + "' is not yes or no");
+    if (!parents && domain.front() == '[') {
+        std::string why;
+        auto literal = address_literal(domain, why);
+        if (!literal) {
+            error(line, name + ": '" + std::string(val) + "': " + why);
             return;
         }
-        (key.key == Key::allow_authenticated ? conf_.allow_authenticated : conf_.allow_open_relay) = *flag;
+    }
+    auto canonical = canonical_domain(domain);
+    if (!canonical || (parents && canonical->front() == '[')) {
+        error(line, name + ": '" + std::string(val) + "' is not a domain name or address literal such as [192.0.2.25]");
         return;
     }
-    case Key::reject_reply:
-        if (auto problem = parse_reply(val, conf_.reject_reply)) error(line, name + ": " + *problem);
-        return;
-    case Key::mode:
-        if (val == "enforce") {
-            conf_.mode = Mode::enforce;
-        } else if (val == "dry-run") {
-            conf_.mode = Mode::dry_run;
-        } else {
-            error(line, name + ": '" + std::string(val) + "' is not enforce or dry-run");
+    conf.local_domains.push_back({parents ? "." + *canonical : *canonical, line});
+}
+
+void Parser::flag(int line, std::string_view key, std::string_view val, bool& out) {
+    auto value = parse_bool(val);
+    if (!value) return error(line, std::string(key) + ": '" + std::string(val) + "' is not yes or no");
+    out = *value;
+}
+
+void Parser::reply(int line, std::string_view key, std::string_view val, Reply& out) {
+    if (auto problem = parse_reply(val, out)) error(line, std::string(key) + ": " + *problem);
+}
+
+template <typename T, size_t N>
+void Parser::choice(int line, std::string_view key, std::string_view val, const std::pair<std::string_view, T> (&names)[N],
+                    T& out) {
+    std::string all;
+    for (const auto& [name, value] : names) {
+        if (name == val) {
+            out = value;
+            return;
         }
-        return;
-    case Key::socket:
-        if (auto problem = socket_spec_problem(val)) {
-            error(line, name + ": " + *problem);
-        } else {
-            conf_.socket = std::string(val);
-        }
-        return;
-    case Key::user:
-        if (val.find_first_of(" \t:/") != std::string_view::npos) {
-            error(line, name + ": '" + std::string(val) + "' is not a user name");
-        } else {
-            conf_.user = std::string(val);
-        }
-        return;
-    case Key::pidfile:
-        if (val.front() != '/') {
-            error(line, name + ": '" + std::string(val) + "' is not an absolute path");
-        } else {
-            conf_.pidfile = std::string(val);
-        }
-        return;
-    case Key::log:
-        if (val != "syslog" && val != "stderr") {
-            error(line, name + ": '" + std::string(val) + "' is not syslog or stderr");
-        } else {
-            conf_.log = std::string(val);
-        }
-        return;
+        all += (all.empty() ? "" : " or ") + std::string(name);
     }
+    error(line, std::string(key) + ": '" + std::string(val) + "' is not " + all);
+}
+
+void Parser::text(int line, std::string_view key, std::string_view val, std::optional<std::string>& out,
+                  bool (*valid)(std::string_view), const char* what) {
+    if (!valid(val)) return error(line, std::string(key) + ": '" + std::string(val) + "' is not " + what);
+    out = std::string(val);
+}
+
+void Parser::number(int line, std::string_view key, std::string_view val, std::optional<int>& out, int low, int high) {
+    int value = 0;
+    auto [end, ec] = std::from_chars(val.data(), val.data() + val.size(), value);
+    if (!all_digits(val) || ec != std::errc() || end != val.data() + val.size() || value < low || value > high) {
+        return error(line, std::string(key) + ": '" + std::string(val) + "' is not a number from " + std::to_string(low) +
+                               " to " + std::to_string(high));
+    }
+    out = value;
 }
 
 void Parser::net(int line, std::string_view key, std::string_view val, NetRules& rules) {
@@ -246,7 +260,7 @@ void Parser::net(int line, std::string_view key, std::string_view val, NetRules&
 }
 
 void Parser::finish() {
-    for (ConfError& problem : open_relay_problems(conf_)) errors_.push_back(std::move(problem));
+    for (ConfError& problem : open_relay_problems(conf)) errors_.push_back(std::move(problem));
 }
 
 }  // namespace

@@ -36,21 +36,31 @@ struct DomainRule {
     int line;
 };
 
-struct Conf {
-    std::string path;
-    std::vector<DomainRule> local_domains;
+// The keys the decision reads besides the rule lists; the Policy keeps a copy of the whole.
+struct PolicyOptions {
     bool allow_authenticated = true;
-    NetRules allow_nets;
-    NetRules internal_addresses;
-    NetRules deny_nets;
     Reply reject_reply{"550", "5.7.1", "Relaying prohibited"};
     Mode mode = Mode::enforce;
     bool allow_open_relay = false;
-    // The daemon's keys.
+};
+
+// The daemon's keys; its command line may override them. They take effect at start.
+struct DaemonOptions {
     std::optional<std::string> socket;
     std::optional<std::string> user;
     std::optional<std::string> pidfile;
     std::optional<std::string> log;
+    std::optional<int> listen_backlog;  // the milter socket's listen queue; unset: the kernel's most
+};
+
+struct Conf {
+    std::string path;
+    std::vector<DomainRule> local_domains;
+    NetRules allow_nets;
+    NetRules internal_addresses;
+    NetRules deny_nets;
+    PolicyOptions policy;
+    DaemonOptions daemon;
 };
 
 struct ConfError {

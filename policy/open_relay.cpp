@@ -32,7 +32,7 @@ bool might_cover_a_space(const NetRules& rules) {
 
 std::vector<ConfError> open_relay_problems(const Conf& conf) {
     std::vector<ConfError> problems;
-    if (conf.allow_open_relay) return problems;
+    if (conf.policy.allow_open_relay) return problems;
     struct Kind {
         const char* key;
         const NetRules& rules;

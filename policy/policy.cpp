@@ -37,9 +37,7 @@ std::shared_ptr<const Policy> Policy::build(const Conf& conf, std::vector<ConfEr
     for (const NetRule& rule : conf.internal_addresses) listener.add(rule.net, kInternalAddress);
     policy->listener_nets_ = std::move(listener).build();
 
-    policy->allow_authenticated_ = conf.allow_authenticated;
-    policy->reject_reply_ = conf.reject_reply;
-    policy->mode_ = conf.mode;
+    policy->options_ = conf.policy;
     policy->counts_ = {conf.local_domains.size(), conf.allow_nets.size(), conf.deny_nets.size(),
                        conf.internal_addresses.size()};
     return policy;
@@ -60,7 +58,7 @@ Action Policy::action(const Decision& decision) const {
     case Verdict::tempfail: return Action::tempfail;
     case Verdict::reject: break;
     }
-    return mode_ == Mode::dry_run ? Action::would_refuse : Action::refuse;
+    return options_.mode == Mode::dry_run ? Action::would_refuse : Action::refuse;
 }
 
 Decision Policy::decide(const Client& client, const Recipient& recipient) const {
@@ -80,7 +78,7 @@ Decision Policy::decide_relay(const Client& client) const {
         return {Verdict::reject, Rule::deny_net};  // an unknown client cannot be shown to be outside the deny-nets
     }
     if (nets.tags & kDenyNet) return {Verdict::reject, Rule::deny_net, nets.first};
-    if (allow_authenticated_ && !client.login.empty()) return {Verdict::accept, Rule::authenticated};
+    if (options_.allow_authenticated && !client.login.empty()) return {Verdict::accept, Rule::authenticated};
     const auto deny_nets = static_cast<uint32_t>(counts_.deny_nets);
     if (nets.tags & kAllowNet) return {Verdict::accept, Rule::allow_net, nets.first - deny_nets};
     if (client.listener && !client.listener->is_unspecified()) {
@@ -98,7 +96,7 @@ std::string Policy::summary() const {
     return std::to_string(counts_.local_domains) + " local-domain, " + std::to_string(counts_.allow_nets) +
            " allow-net, " + std::to_string(counts_.deny_nets) + " deny-net, " +
            std::to_string(counts_.internal_addresses) + " internal-address, allow-authenticated=" +
-           (allow_authenticated_ ? "yes" : "no") + ", mode=" + (mode_ == Mode::enforce ? "enforce" : "dry-run");
+           (options_.allow_authenticated ? "yes" : "no") + ", mode=" + (options_.mode == Mode::enforce ? "enforce" : "dry-run");
 }
 
 LoadedPolicy load_policy(const std::string& path) {

@@ -80,9 +80,9 @@ public:
     // What `decision` does in this policy's mode: the one place dry-run is applied.
     [[nodiscard]] Action action(const Decision& decision) const;
 
-    [[nodiscard]] const Reply& reject_reply() const { return reject_reply_; }
-    [[nodiscard]] Mode mode() const { return mode_; }
-    [[nodiscard]] bool allow_authenticated() const { return allow_authenticated_; }
+    [[nodiscard]] const Reply& reject_reply() const { return options_.reject_reply; }
+    [[nodiscard]] Mode mode() const { return options_.mode; }
+    [[nodiscard]] bool allow_authenticated() const { return options_.allow_authenticated; }
     [[nodiscard]] const Counts& counts() const { return counts_; }
     // "2 local-domain, 3 allow-net, 1 deny-net, 0 internal-address, allow-authenticated=yes, mode=enforce"
     [[nodiscard]] std::string summary() const;
@@ -98,9 +98,7 @@ private:
     LocalDomains local_domains_;
     NetTable client_nets_;    // deny-nets, then allow-nets: the first match is a deny when one covers
     NetTable listener_nets_;  // internal-addresses
-    bool allow_authenticated_ = true;
-    Reply reject_reply_;
-    Mode mode_ = Mode::enforce;
+    PolicyOptions options_;
     Counts counts_;
 };
 

@@ -40,27 +40,27 @@ TEST_CASE("A full conf is read into plain values", "[conf]") {
     CHECK(c.local_domains[0].line == 2);
     CHECK(c.local_domains[1].domain == ".corp.example.com");
     CHECK(c.local_domains[2].domain == "[192.0.2.25]");
-    CHECK_FALSE(c.allow_authenticated);
+    CHECK_FALSE(c.policy.allow_authenticated);
     CHECK(c.allow_nets.size() == 2);
     CHECK(c.allow_nets[1].net.to_string() == "2001:db8::/32");
     CHECK(c.allow_nets[1].line == 7);
     CHECK(c.internal_addresses.size() == 1);
     CHECK(c.deny_nets.size() == 1);
-    CHECK(c.reject_reply.to_string() == "554 5.7.1 No relaying here");
-    CHECK(c.mode == Mode::dry_run);
-    CHECK(c.socket == "inet:8890@127.0.0.1");
-    CHECK(c.user == "relaymilter");
-    CHECK(c.pidfile == "/run/relaymilter/relaymilter.pid");
-    CHECK(c.log == "stderr");
+    CHECK(c.policy.reject_reply.to_string() == "554 5.7.1 No relaying here");
+    CHECK(c.policy.mode == Mode::dry_run);
+    CHECK(c.daemon.socket == "inet:8890@127.0.0.1");
+    CHECK(c.daemon.user == "relaymilter");
+    CHECK(c.daemon.pidfile == "/run/relaymilter/relaymilter.pid");
+    CHECK(c.daemon.log == "stderr");
 }
 
 TEST_CASE("An empty conf gives the documented defaults", "[conf]") {
     ConfResult result = parse_conf("", "empty.conf");
     REQUIRE(result.conf);
-    CHECK(result.conf->allow_authenticated);
-    CHECK(result.conf->mode == Mode::enforce);
-    CHECK_FALSE(result.conf->allow_open_relay);
-    CHECK(result.conf->reject_reply.to_string() == "550 5.7.1 Relaying prohibited");
+    CHECK(result.conf->policy.allow_authenticated);
+    CHECK(result.conf->policy.mode == Mode::enforce);
+    CHECK_FALSE(result.conf->policy.allow_open_relay);
+    CHECK(result.conf->policy.reject_reply.to_string() == "550 5.7.1 Relaying prohibited");
     CHECK(result.conf->local_domains.empty());
 }
 

@@ -40,7 +40,7 @@ Decision reference(const Conf& conf, const Client& client, std::string_view rcpt
     if (client.address ? contained(conf.deny_nets, client.address) : !conf.deny_nets.empty()) {
         return {Verdict::reject, Rule::deny_net};
     }
-    if (conf.allow_authenticated && !client.login.empty()) return {Verdict::accept, Rule::authenticated};
+    if (conf.policy.allow_authenticated && !client.login.empty()) return {Verdict::accept, Rule::authenticated};
     if (contained(conf.allow_nets, client.address)) return {Verdict::accept, Rule::allow_net};
     if (client.listener && !client.listener->is_unspecified() && contained(conf.internal_addresses, client.listener)) {
         return {Verdict::accept, Rule::internal_address};
@@ -77,7 +77,7 @@ TEST_CASE("Policy decisions agree with a linear reference on a million random ca
         for (const char* d : {"example.com", ".example.com", ".corp.example.net", "[192.0.2.25]"}) {
             if (rng() % 2) conf.local_domains.push_back({d, 1});
         }
-        conf.allow_authenticated = rng() % 4 != 0;
+        conf.policy.allow_authenticated = rng() % 4 != 0;
         std::vector<TaggedNet> all;
         for (auto* list : {&conf.allow_nets, &conf.deny_nets, &conf.internal_addresses}) {
             const size_t count = rng() % 3 == 0 ? 0 : rng() % 60;
@@ -88,7 +88,7 @@ TEST_CASE("Policy decisions agree with a linear reference on a million random ca
                 all.push_back({n, 1});
             }
         }
-        conf.allow_open_relay = true;  // random halves may cover everything together; not what this tests
+        conf.policy.allow_open_relay = true;  // random halves may cover everything together; not what this tests
         std::vector<ConfError> errors;
         auto policy = Policy::build(conf, errors);
         REQUIRE(policy);
