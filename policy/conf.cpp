@@ -102,6 +102,12 @@ public:
     void text(int line, std::string_view key, std::string_view value, std::optional<std::string>& out,
               bool (*valid)(std::string_view), const char* what);
     void number(int line, std::string_view key, std::string_view value, std::optional<int>& out, int low, int high);
+    void limit(int line, std::string_view key, std::string_view value, LimitSetting LimitSettings::*setting);
+    void login_limit(int line, std::string_view key, std::string_view value);
+    void lock_time(int line, std::string_view key, std::string_view value);
+    void port(int line, std::string_view key, std::string_view value);
+
+    LimitSettings global_limits;  // the login-*-limit keys, given to conf.policy.limits at the end
 
     Conf& conf;
 
@@ -149,6 +155,23 @@ const KeyInfo kKeys[] = {
      }},
     {"listen-backlog", false,
      [](Parser& p, int l, std::string_view k, std::string_view v) { p.number(l, k, v, p.conf.daemon.listen_backlog, 1, 65535); }},
+    {"login-recipient-limit", false,
+     [](Parser& p, int l, std::string_view k, std::string_view v) { p.limit(l, k, v, &LimitSettings::recipients); }},
+    {"login-message-limit", false,
+     [](Parser& p, int l, std::string_view k, std::string_view v) { p.limit(l, k, v, &LimitSettings::messages); }},
+    {"login-client-limit", false,
+     [](Parser& p, int l, std::string_view k, std::string_view v) { p.limit(l, k, v, &LimitSettings::clients); }},
+    {"login-lock-time", false, [](Parser& p, int l, std::string_view k, std::string_view v) { p.lock_time(l, k, v); }},
+    {"login-limit", true, [](Parser& p, int l, std::string_view k, std::string_view v) { p.login_limit(l, k, v); }},
+    {"limit-reply", false,
+     [](Parser& p, int l, std::string_view k, std::string_view v) {
+         if (auto problem = parse_reply(v, p.conf.policy.limit_reply, true)) p.error(l, std::string(k) + ": " + *problem);
+     }},
+    {"lock-reply", false,
+     [](Parser& p, int l, std::string_view k, std::string_view v) {
+         if (auto problem = parse_reply(v, p.conf.policy.lock_reply, true)) p.error(l, std::string(k) + ": " + *problem);
+     }},
+    {"authenticated-port", true, [](Parser& p, int l, std::string_view k, std::string_view v) { p.port(l, k, v); }},
 };
 const size_t kKeyCount = std::size(kKeys);
 
@@ -250,6 +273,40 @@ void Parser::number(int line, std::string_view key, std::string_view val, std::o
     out = value;
 }
 
+void Parser::limit(int line, std::string_view key, std::string_view val, LimitSetting LimitSettings::*setting) {
+    std::string why;
+    auto rate = parse_rate(val, why);
+    if (!rate) return error(line, std::string(key) + ": '" + std::string(val) + "': " + why);
+    global_limits.*setting = {true, rate};
+}
+
+void Parser::login_limit(int line, std::string_view key, std::string_view val) {
+    const auto space = val.find_first_of(" \t");
+    const std::string_view who = val.substr(0, space);
+    const bool domain = who.front() == '@';
+    if (space == std::string_view::npos || who.size() < 2 || (!domain && who.find_first_of("<>\"") != std::string_view::npos)) {
+        return error(line, std::string(key) + ": '" + std::string(val) +
+                               "': write a login (alice@example.com) or a domain (@example.org), then the settings");
+    }
+    std::string why;
+    auto settings = parse_limit_settings(val.substr(space + 1), why);
+    if (!settings) return error(line, std::string(key) + ": " + std::string(who) + ": " + why);
+    if (!conf.policy.limits.add(who, *settings)) return error(line, std::string(key) + ": " + std::string(who) + " given twice");
+}
+
+void Parser::lock_time(int line, std::string_view key, std::string_view val) {
+    std::string why;
+    auto seconds = parse_duration(val, why);
+    if (!seconds) return error(line, std::string(key) + ": '" + std::string(val) + "': " + why);
+    conf.policy.lock_seconds = *seconds;
+}
+
+void Parser::port(int line, std::string_view key, std::string_view val) {
+    std::optional<int> port;
+    number(line, key, val, port, 1, 65535);
+    if (port) conf.policy.authenticated_ports.push_back(static_cast<uint16_t>(*port));
+}
+
 void Parser::net(int line, std::string_view key, std::string_view val, NetRules& rules) {
     auto parsed = Net::parse(val);
     if (auto* problem = std::get_if<std::string>(&parsed)) {
@@ -260,6 +317,7 @@ void Parser::net(int line, std::string_view key, std::string_view val, NetRules&
 }
 
 void Parser::finish() {
+    conf.policy.limits.set_global(global_limits);
     for (ConfError& problem : open_relay_problems(conf)) errors_.push_back(std::move(problem));
 }
 
@@ -276,11 +334,14 @@ std::string ConfError::to_string() const {
     return line > 0 ? file + ":" + std::to_string(line) + ": " + message : file + ": " + message;
 }
 
-std::optional<std::string> parse_reply(std::string_view text, Reply& reply) {
+std::optional<std::string> parse_reply(std::string_view text, Reply& reply, bool temporary_too) {
     auto space = text.find(' ');
     std::string_view code = text.substr(0, space);
-    if (code.size() != 3 || !all_digits(code) || code[0] != '5' || code[1] > '5') {
-        return "'" + std::string(text) + "' must start with a 5xx reply code (a refused relay is permanent), e.g. 550";
+    const bool code_ok = code.size() == 3 && all_digits(code) && (code[0] == '5' || (temporary_too && code[0] == '4')) &&
+                         code[1] <= '5';
+    if (!code_ok) {
+        return temporary_too ? "'" + std::string(text) + "' must start with a 4xx or 5xx reply code, e.g. 451"
+                             : "'" + std::string(text) + "' must start with a 5xx reply code (a refused relay is permanent), e.g. 550";
     }
     std::string_view rest = space == std::string_view::npos ? std::string_view{} : trim(text.substr(space + 1));
     std::string enhanced;
@@ -289,7 +350,7 @@ std::optional<std::string> parse_reply(std::string_view text, Reply& reply) {
         std::string_view candidate = rest.substr(0, end);
         auto dot1 = candidate.find('.');
         auto dot2 = dot1 == std::string_view::npos ? dot1 : candidate.find('.', dot1 + 1);
-        bool ok = dot2 != std::string_view::npos && candidate.substr(0, dot1) == "5" &&
+        bool ok = dot2 != std::string_view::npos && candidate.substr(0, dot1) == code.substr(0, 1) &&
                   all_digits(candidate.substr(dot1 + 1, dot2 - dot1 - 1)) && dot2 - dot1 - 1 <= 3 &&
                   all_digits(candidate.substr(dot2 + 1)) && candidate.size() - dot2 - 1 <= 3;
         if (!ok) return "'" + std::string(candidate) + "' is not an enhanced status code such as 5.7.1";

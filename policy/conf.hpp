@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "large_allocator.hpp"
+#include "limits.hpp"
 #include "net.hpp"
 
 namespace relaymilter {
@@ -42,6 +43,13 @@ struct PolicyOptions {
     Reply reject_reply{"550", "5.7.1", "Relaying prohibited"};
     Mode mode = Mode::enforce;
     bool allow_open_relay = false;
+    // Authenticated relay under control: the login limits at every level, how long a lock lasts,
+    // the replies, and the listener ports on which authentication allows relay (empty: any).
+    LimitTable limits;
+    uint32_t lock_seconds = 3600;
+    Reply limit_reply{"451", "4.7.1", "Relay limit reached for this login; try again later"};
+    Reply lock_reply{"550", "5.7.1", "This login may not relay now; contact your administrator"};
+    std::vector<uint16_t> authenticated_ports;
 };
 
 // The daemon's keys; its command line may override them. They take effect at start.
@@ -82,7 +90,8 @@ struct ConfResult {
 
 // Why `spec` is not a milter socket in libmilter's form, or nullopt when it is one.
 [[nodiscard]] std::optional<std::string> socket_spec_problem(std::string_view spec);
-// Why `text` is not a reject reply (5xx, optional 5.x.y, text), or the reply.
-[[nodiscard]] std::optional<std::string> parse_reply(std::string_view text, Reply& reply);
+// Why `text` is not a reply (5xx, or 4xx too with `temporary_too`; an optional enhanced code of
+// the same class; text), or nullopt with the reply stored.
+[[nodiscard]] std::optional<std::string> parse_reply(std::string_view text, Reply& reply, bool temporary_too = false);
 
 }  // namespace relaymilter

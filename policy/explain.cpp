@@ -35,6 +35,13 @@ std::string why(const Conf& conf, const Policy& policy, const Client& client, co
     case Rule::internal_address:
         return "listener " + client.listener->to_string() + " is in internal-address " +
                entry_text(conf, conf.internal_addresses, d.entry);
+    case Rule::login_limit:
+        return "authenticated as " + std::string(client.login) + ", over its limit of " + rate_text(d.limit.rate) +
+               (d.limit.kind == LimitDetail::Kind::messages ? " messages" : " recipients");
+    case Rule::login_locked:
+        return "authenticated as " + std::string(client.login) + ", which is locked";
+    case Rule::limits_store:
+        return "authenticated as " + std::string(client.login) + ", but the limits store cannot be reached";
     case Rule::default_rule:
         break;
     }
@@ -49,6 +56,11 @@ std::string why(const Conf& conf, const Policy& policy, const Client& client, co
         text += "not authenticated; ";
     } else if (!policy.allow_authenticated()) {
         text += "authenticated as " + std::string(client.login) + " but allow-authenticated = no; ";
+    } else if (!policy.authentication_counts(client)) {
+        text += "authenticated as " + std::string(client.login) + " but " +
+                (client.port ? "port " + std::to_string(*client.port) + " is no authenticated-port"
+                             : std::string("the listener's port is unknown and authenticated-port is set")) +
+                "; ";
     }
     if (!client.listener) {
         text += "listener unknown";
@@ -78,8 +90,11 @@ std::string explain(const Conf& conf, const Policy& policy, const Client& client
     const Action action = policy.action(decision);
     std::string line = std::string(verdict_name(decision.verdict)) + " " + bracketed(recipient) +
                        " rule=" + std::string(rule_name(decision.rule));
-    if (decision.verdict == Verdict::reject) line += " reply=" + quoted(policy.reject_reply().to_string());
+    if (decision.verdict != Verdict::accept) line += " reply=" + quoted(policy.reply(decision).to_string());
     line += " why=" + quoted(why(conf, policy, client, rcpt, decision));
+    if (!client.login.empty() && (policy.has_login_limits() || policy.has_authenticated_ports())) {
+        line += " limits=" + quoted(policy.limits_of(client.login).text());
+    }
     if (action == Action::would_refuse) line += " mode=dry-run (logged as would-reject, then accepted)";
     return line;
 }

@@ -102,6 +102,19 @@ TEST_CASE("Conf errors name FILE:LINE, the key and the fix", "[conf]") {
         {"relative pidfile", "pidfile = x.pid\n", "pidfile: 'x.pid' is not an absolute path"},
         {"bad log", "log = file\n", "log: 'file' is not syslog or stderr"},
         {"NUL byte", "mode = enforce\nlocal-domain = a\0b\n"sv, "test.conf:2: NUL byte in the line"},
+        {"limit period", "login-recipient-limit = 500/1hour\n",
+         "test.conf:1: login-recipient-limit: '500/1hour': the period is a number and one of s, m, h, d, e.g. 500/1h"},
+        {"limit count", "login-message-limit = many/1h\n", "login-message-limit: 'many/1h': the count before '/'"},
+        {"client limit twice", "login-client-limit = 5/1d\nlogin-client-limit = 6/1d\n", "test.conf:2: login-client-limit: given twice"},
+        {"lock time", "login-lock-time = forever\n", "test.conf:1: login-lock-time: 'forever': a duration is a number"},
+        {"limit reply 2xx", "limit-reply = 250 ok\n", "limit-reply: '250 ok' must start with a 4xx or 5xx reply code"},
+        {"lock reply mixed classes", "lock-reply = 450 5.7.1 no\n", "'5.7.1' is not an enhanced status code"},
+        {"login-limit without settings", "login-limit = alice@example.com\n",
+         "test.conf:1: login-limit: 'alice@example.com': write a login (alice@example.com) or a domain (@example.org), then the settings"},
+        {"login-limit bad setting", "login-limit = @example.org recipients=5/1x\n",
+         "login-limit: @example.org: recipients='5/1x': the period is a number"},
+        {"login-limit twice", "login-limit = a@b.c none\nlogin-limit = A@B.C none\n", "test.conf:2: login-limit: A@B.C given twice"},
+        {"authenticated-port", "authenticated-port = submission\n", "authenticated-port: 'submission' is not a number from 1 to 65535"},
     };
     for (const Row& row : rows) {
         std::vector<std::string> got = errors_of(std::string(row.text));

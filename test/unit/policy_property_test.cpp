@@ -40,11 +40,11 @@ Decision reference(const Conf& conf, const Client& client, std::string_view rcpt
     if (client.address ? contained(conf.deny_nets, client.address) : !conf.deny_nets.empty()) {
         return {Verdict::reject, Rule::deny_net};
     }
-    if (conf.policy.allow_authenticated && !client.login.empty()) return {Verdict::accept, Rule::authenticated};
     if (contained(conf.allow_nets, client.address)) return {Verdict::accept, Rule::allow_net};
     if (client.listener && !client.listener->is_unspecified() && contained(conf.internal_addresses, client.listener)) {
         return {Verdict::accept, Rule::internal_address};
     }
+    if (conf.policy.allow_authenticated && !client.login.empty()) return {Verdict::accept, Rule::authenticated};
     return {Verdict::reject, Rule::default_rule};
 }
 

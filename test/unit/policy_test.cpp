@@ -161,3 +161,84 @@ TEST_CASE("Policy summary counts each kind of rule", "[policy]") {
     CHECK(policy->summary() ==
           "3 local-domain, 3 allow-net, 2 deny-net, 2 internal-address, allow-authenticated=yes, mode=enforce");
 }
+
+TEST_CASE("Authenticated relays are counted against the login's limits, in the documented order", "[policy][limits]") {
+    auto policy = policy_from(
+        "local-domain = example.com\nallow-net = 192.168.1.0/24\ninternal-address = 192.0.2.26\ndeny-net = 10.66.0.0/16\n"
+        "login-recipient-limit = 4/1h\nlogin-message-limit = 2/1h\nlogin-client-limit = 2/1d\nlogin-lock-time = 2h\n"
+        "login-limit = bob@example.com none\n");
+    MemoryStore store;
+    const Microseconds t0 = 1'800'000'000 * kSecond;
+    auto decide = [&](const char* client, const char* login, const char* rcpt, bool new_message = false,
+                      const char* listener = nullptr) {
+        Counting counting{store, t0, new_message};
+        return policy->decide(Client{ip(client), ip(listener), login}, rcpt, &counting);
+    };
+    // The network vouches: allow-net and internal-address relays are not counted.
+    for (int i = 0; i < 10; ++i) {
+        CHECK(decide("192.168.1.7", "alice@example.com", "<u@example.net>") == Decision{Verdict::accept, Rule::allow_net});
+        CHECK(decide("203.0.113.9", "alice@example.com", "<u@example.net>", false, "192.0.2.26") ==
+              Decision{Verdict::accept, Rule::internal_address});
+        CHECK(decide("203.0.113.9", "alice@example.com", "<u@example.com>") == Decision{Verdict::accept, Rule::local_domain});
+    }
+    CHECK(decide("10.66.1.1", "alice@example.com", "<u@example.net>") == Decision{Verdict::reject, Rule::deny_net});
+    // Authentication: two messages of three recipients; a third message is over the message limit
+    // (451, limit-reply's default), a fourth recipient is not, a fifth is over the recipient limit.
+    const Decision first = decide("203.0.113.9", "Alice@Example.com", "<u@example.net>", true);
+    CHECK(first == Decision{Verdict::accept, Rule::authenticated});
+    CHECK(first.limit.counted);
+    CHECK(decide("203.0.113.9", "alice@example.com", "<v@example.net>") == Decision{Verdict::accept, Rule::authenticated});
+    CHECK(decide("203.0.113.9", "alice@example.com", "<w@example.net>", true) == Decision{Verdict::accept, Rule::authenticated});
+    const Decision over_messages = decide("203.0.113.9", "alice@example.com", "<x@example.net>", true);
+    CHECK(over_messages == Decision{Verdict::tempfail, Rule::login_limit});
+    CHECK(over_messages.limit.kind == LimitDetail::Kind::messages);
+    CHECK(policy->reply(over_messages).to_string() == "451 4.7.1 Relay limit reached for this login; try again later");
+    CHECK(decide("203.0.113.9", "alice@example.com", "<x@example.net>") == Decision{Verdict::accept, Rule::authenticated});
+    const Decision over = decide("203.0.113.9", "alice@example.com", "<y@example.net>");
+    CHECK(over == Decision{Verdict::tempfail, Rule::login_limit});
+    CHECK(over.limit.kind == LimitDetail::Kind::recipients);
+    CHECK(rate_text(over.limit.rate) == "4/1h");
+    // A third client address locks the login, for that attempt and every later one.
+    CHECK(decide("198.51.100.1", "alice@example.com", "<z@example.net>") == Decision{Verdict::tempfail, Rule::login_limit});
+    const Decision lock = decide("198.51.100.2", "alice@example.com", "<z@example.net>");
+    CHECK(lock == Decision{Verdict::reject, Rule::login_locked});
+    CHECK(lock.limit.locked_now);
+    CHECK(lock.limit.clients == 3);
+    CHECK(lock.limit.locked_until == t0 + 2 * 3600 * kSecond);
+    CHECK(policy->reply(lock).to_string() == "550 5.7.1 This login may not relay now; contact your administrator");
+    CHECK(decide("203.0.113.9", "alice@example.com", "<z@example.net>") == Decision{Verdict::reject, Rule::login_locked});
+    CHECK(decide("203.0.113.9", "alice@example.com", "<z@example.com>") == Decision{Verdict::accept, Rule::local_domain});
+    // A login with "none" is never counted; offline (no counting) nothing is.
+    for (int i = 0; i < 10; ++i) {
+        CHECK(decide(i % 2 ? "203.0.113.9" : "198.51.100.7", "bob@example.com", "<u@example.net>", true) ==
+              Decision{Verdict::accept, Rule::authenticated});
+    }
+    CHECK(policy->decide(Client{ip("203.0.113.9"), std::nullopt, "alice@example.com"}, "<u@example.net>") ==
+          Decision{Verdict::accept, Rule::authenticated});
+}
+
+TEST_CASE("authenticated-port: authentication counts only on those ports; an unknown port is none", "[policy][limits]") {
+    auto policy = policy_from("local-domain = example.com\nauthenticated-port = 587\nauthenticated-port = 465\n");
+    auto decide = [&](std::optional<uint16_t> port, const char* login) {
+        Client client{ip("203.0.113.9"), std::nullopt, login};
+        client.port = port;
+        return policy->decide(client, "<u@example.net>");
+    };
+    CHECK(decide(587, "alice") == Decision{Verdict::accept, Rule::authenticated});
+    CHECK(decide(465, "alice") == Decision{Verdict::accept, Rule::authenticated});
+    CHECK(decide(25, "alice") == Decision{Verdict::reject, Rule::default_rule});
+    CHECK(decide(std::nullopt, "alice") == Decision{Verdict::reject, Rule::default_rule});
+    CHECK(decide(587, "") == Decision{Verdict::reject, Rule::default_rule});
+}
+
+TEST_CASE("dry-run lets limit and lock refusals pass, logged", "[policy][limits]") {
+    auto policy = policy_from("local-domain = example.com\nlogin-recipient-limit = 1/1h\nlimit-reply = 550 5.7.1 Enough\nmode = dry-run\n");
+    MemoryStore store;
+    Counting counting{store, 1'800'000'000 * kSecond, true};
+    const Client alice{ip("203.0.113.9"), std::nullopt, "alice"};
+    CHECK(policy->action(policy->decide(alice, "<u@example.net>", &counting)) == Action::accept);
+    const Decision over = policy->decide(alice, "<u@example.net>", &counting);
+    CHECK(over == Decision{Verdict::reject, Rule::login_limit});
+    CHECK(policy->action(over) == Action::would_refuse);
+    CHECK(policy->reply(over).to_string() == "550 5.7.1 Enough");
+}
