@@ -4,7 +4,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <charconv>
 #include <cstring>
+#include <ctime>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -17,6 +19,7 @@ namespace relaymilter {
 namespace {
 
 const LivePolicy* g_live = nullptr;
+LimitStore* g_store = nullptr;
 Protocol g_protocol = Protocol::lean;
 
 // What one SMTP connection has told us so far.
@@ -27,8 +30,11 @@ struct Session {
     std::optional<IpAddress> client;
     std::string client_name;
     std::optional<IpAddress> listener;
+    std::optional<uint16_t> port;  // the listener's, macro {daemon_port}
     std::string login;
     std::string from;
+    bool message_counted = false;  // a relayed recipient of this message was counted for its login
+    bool port_unknown_logged = false;
     bool broken = false;  // a no-reply step failed: refuse to decide rather than guess
     bool rewrite_offered = true;  // the MTA offered to let us delete and add recipients
     std::string mta;              // the MTA's name and version, macro v
@@ -56,7 +62,7 @@ constexpr unsigned long kStepsWanted =
 constexpr unsigned long kRewriteActions = SMFIF_DELRCPT | SMFIF_ADDRCPT_PAR;
 
 // The macros the policy reads, asked for by name so a trimmed MTA macro list still sends them.
-char kConnectMacros[] = "{daemon_addr} {if_addr} v";
+char kConnectMacros[] = "{daemon_addr} {if_addr} {daemon_port} v";
 char kMailMacros[] = "{auth_authen} {auth_type}";
 
 Session* session_of(SMFICTX* ctx) { return static_cast<Session*>(smfi_getpriv(ctx)); }
@@ -96,6 +102,24 @@ std::optional<IpAddress> listener_of(SMFICTX* ctx) {
     return std::nullopt;
 }
 
+// The listener's port from {daemon_port}, when the MTA gave one that reads as a port.
+std::optional<uint16_t> port_of(SMFICTX* ctx) {
+    const std::string text = macro(ctx, "{daemon_port}");
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535) {
+        return std::nullopt;
+    }
+    return static_cast<uint16_t>(value);
+}
+
+// The time the policy counts with (it reads no clock itself).
+Microseconds now() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<Microseconds>(ts.tv_sec) * kSecond + ts.tv_nsec / 1000;
+}
+
 std::string percent_doubled(const std::string& text) {
     std::string out;
     for (char c : text) {
@@ -112,12 +136,16 @@ std::string client_name_for_log(const std::string& name) {
     return log_safe(name);
 }
 
+// The client as log lines show it: "unknown[192.0.2.1]".
+std::string client_text(const Session& s) {
+    return client_name_for_log(s.client_name) + "[" + (s.client ? s.client->to_string() : std::string("unknown")) + "]";
+}
+
 // One log line about a recipient: "TAG: client=... listener=... auth=... from=<...> to=<...>" and
 // what follows (the rule, the notice request).
 void log_recipient(const char* tag, const Session& s, std::string_view rcpt, const std::string& rest) {
     std::string line = tag;
-    line += ": client=" + client_name_for_log(s.client_name) + "[" +
-            (s.client ? s.client->to_string() : std::string("unknown")) + "]";
+    line += ": client=" + client_text(s);
     line += " listener=" + (s.listener ? s.listener->to_string() : std::string("-"));
     line += " auth=" + (s.login.empty() ? std::string("-") : log_safe(s.login));
     line += " from=" + log_safe(bracketed(s.from));
@@ -126,26 +154,60 @@ void log_recipient(const char* tag, const Session& s, std::string_view rcpt, con
     log_line(LOG_NOTICE, line);
 }
 
+// "2026-12-02T14:00:00Z"
+std::string utc_text(Microseconds t) {
+    const std::time_t seconds = static_cast<std::time_t>(t / kSecond);
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return text;
+}
+
+// "rule=login-limit limit=recipients:500/1h", as the refusal line ends.
+std::string rule_text(const Decision& d) {
+    std::string text = "rule=" + std::string(rule_name(d.rule));
+    switch (d.limit.kind) {
+    case LimitDetail::Kind::recipients: text += " limit=recipients:" + rate_text(d.limit.rate); break;
+    case LimitDetail::Kind::messages: text += " limit=messages:" + rate_text(d.limit.rate); break;
+    case LimitDetail::Kind::clients: text += " limit=clients:" + rate_text(d.limit.rate); break;
+    case LimitDetail::Kind::none: break;
+    }
+    if (d.rule == Rule::login_locked && d.limit.locked_until) text += " until=" + utc_text(d.limit.locked_until);
+    return text;
+}
+
+// A lock made by this attempt, logged once, with what tripped it.
+void log_lock(const Session& s, const Decision& d, bool dry_run) {
+    log_line(LOG_WARNING, std::string(dry_run ? "would-lock" : "lock") + ": login=" + log_safe(s.login) +
+                              " clients=" + std::to_string(d.limit.clients) + "/" + std::to_string(d.limit.rate.count) +
+                              " in " + duration_text(d.limit.rate.period_seconds) + " until=" +
+                              utc_text(d.limit.locked_until) + " last=" +
+                              (s.client ? s.client->to_string() : std::string("unknown")));
+}
+
 // The one place a decision becomes a milter answer.
 sfsistat answer(SMFICTX* ctx, Session& s, const char* rcpt, const Decision& decision) {
     const Policy& policy = *s.policy;
-    switch (policy.action(decision)) {
+    const Action action = policy.action(decision);
+    if (decision.limit.locked_now) log_lock(s, decision, action == Action::would_refuse);
+    switch (action) {
     case Action::accept: return SMFIS_CONTINUE;
-    case Action::tempfail: return SMFIS_TEMPFAIL;
     case Action::would_refuse:
-        log_recipient("would-reject", s, rcpt, "rule=" + std::string(rule_name(decision.rule)));
+        log_recipient("would-reject", s, rcpt, rule_text(decision));
         return SMFIS_CONTINUE;
-    case Action::refuse: break;
+    case Action::refuse:
+    case Action::tempfail: break;
     }
-    log_recipient("reject", s, rcpt, "rule=" + std::string(rule_name(decision.rule)));
-    const Reply& reply = policy.reject_reply();
+    log_recipient("reject", s, rcpt, rule_text(decision));
+    const Reply& reply = policy.reply(decision);
     std::string text = percent_doubled(reply.text);
     if (smfi_setreply(ctx, const_cast<char*>(reply.code.c_str()),
                       reply.enhanced.empty() ? nullptr : const_cast<char*>(reply.enhanced.c_str()),
                       text.data()) != MI_SUCCESS) {
         log_line(LOG_WARNING, "smfi_setreply failed; the MTA's default refusal is used");
     }
-    return SMFIS_REJECT;
+    return reply.code[0] == '4' ? SMFIS_TEMPFAIL : SMFIS_REJECT;
 }
 
 // Runs one callback's work. Any exception is logged and answered with tempfail; at a step the
@@ -208,6 +270,7 @@ sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
         session->client = address_of(hostaddr);
         session->client_name = hostname ? hostname : "";
         session->listener = listener_of(ctx);
+        session->port = port_of(ctx);
         session->mta = macro(ctx, "v");
         return no_reply_or_continue(session, SMFIP_NR_CONN);
     });
@@ -220,6 +283,7 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
         session->from = argv && argv[0] ? argv[0] : "";
         session->login = macro(ctx, "{auth_authen}");
         session->neutralised.clear();  // a new transaction
+        session->message_counted = false;
         return no_reply_or_continue(session, SMFIP_NR_MAIL);
     });
 }
@@ -269,8 +333,18 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
         if (!session || session->broken) throw std::runtime_error("no usable session state");
         const char* rcpt = argv && argv[0] ? argv[0] : "";
         g_live->refresh(session->policy, session->policy_version);
-        const Client client{session->client, session->listener, session->login};
-        const sfsistat answered = answer(ctx, *session, rcpt, session->policy->decide(client, rcpt));
+        const Policy& policy = *session->policy;
+        const Client client{session->client, session->listener, session->login, session->port};
+        if (!client.login.empty() && !client.port && policy.has_authenticated_ports() && !session->port_unknown_logged) {
+            session->port_unknown_logged = true;
+            log_line(LOG_WARNING, "rcpt: authenticated-port is set but the MTA did not say the listener's port "
+                                  "({daemon_port}); authentication allows no relay in this session (client=" +
+                                      client_text(*session) + " auth=" + log_safe(client.login) + ")");
+        }
+        Counting counting{*g_store, now(), !session->message_counted};
+        const Decision decision = policy.decide(client, rcpt, &counting);
+        if (decision.limit.counted) session->message_counted = true;
+        const sfsistat answered = answer(ctx, *session, rcpt, decision);
         if (answered != SMFIS_CONTINUE) return answered;
         return check_notice_request(*session, client, rcpt, argv);
     });
@@ -311,8 +385,9 @@ sfsistat on_close(SMFICTX* ctx) {
 
 }  // namespace
 
-smfiDesc milter_description(const LivePolicy& live, Protocol protocol) {
+smfiDesc bind_callbacks(const LivePolicy& live, LimitStore& store, Protocol protocol) {
     g_live = &live;
+    g_store = &store;
     g_protocol = protocol;
     smfiDesc desc{};
     desc.xxfi_name = const_cast<char*>("relaymilter");

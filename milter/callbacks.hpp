@@ -6,6 +6,7 @@
 
 #include <libmilter/mfapi.h>
 
+#include "limit_store.hpp"
 #include "live_policy.hpp"
 
 namespace relaymilter {
@@ -14,7 +15,9 @@ namespace relaymilter {
 // full: ask the MTA for every step and answer each, as a milter that does not negotiate.
 enum class Protocol { lean, full };
 
-// The filter description to hand to smfi_register, deciding with `live`.
-[[nodiscard]] smfiDesc milter_description(const LivePolicy& live, Protocol protocol = Protocol::lean);
+// Binds the callbacks to the policy in force and the login-limits store (for the whole process:
+// libmilter gives callbacks no context of ours), and returns the filter description to hand to
+// smfi_register.
+[[nodiscard]] smfiDesc bind_callbacks(const LivePolicy& live, LimitStore& store, Protocol protocol = Protocol::lean);
 
 }  // namespace relaymilter

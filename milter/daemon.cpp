@@ -107,7 +107,8 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
         log_line(LOG_WARNING, "running as root: set 'user = relaymilter' in the conf (or -u USER) to drop root");
     }
 
-    smfiDesc desc = milter_description(live, settings.protocol);
+    MemoryStore limits_store;  // counters and locks of the login limits: kept across reloads
+    smfiDesc desc = bind_callbacks(live, limits_store, settings.protocol);
     if (smfi_register(desc) != MI_SUCCESS) {
         log_line(LOG_ERR, "smfi_register failed");
         return EX_SOFTWARE;

@@ -35,8 +35,9 @@ sockaddr_in v4(const char* text) {
 
 struct Milter {
     LivePolicy live;
+    MemoryStore store;
     smfiDesc desc;
-    explicit Milter(const std::string& conf) : live(policy_from(conf)), desc(milter_description(live)) {}
+    explicit Milter(const std::string& conf) : live(policy_from(conf)), desc(bind_callbacks(live, store)) {}
 
     unsigned long negotiate(smfi_str& ctx, unsigned long offered_actions = 0x1ff) {
         unsigned long actions = 0, steps = 0, f2 = 0, f3 = 0;
@@ -303,4 +304,46 @@ TEST_CASE("explain and the milter agree on every recipient", "[callbacks][explai
     }
     CHECK(accepted > 0);
     CHECK(accepted < compared);
+}
+
+TEST_CASE("callbacks count authenticated relays per login and refuse with the limit's reply", "[callbacks][limits]") {
+    Milter milter("local-domain = example.com\nlogin-recipient-limit = 3/1h\nlogin-message-limit = 1/1h\n"
+                  "login-client-limit = 1/1d\nauthenticated-port = 587\n");
+    auto session = [&](smfi_str& ctx, const char* ip, const char* port) {
+        milter.negotiate(ctx);
+        if (port) ctx.macros["{daemon_port}"] = port;
+        milter.connect(ctx, "x.test", ip);
+        ctx.macros["{auth_authen}"] = "alice@example.com";
+        milter.mail(ctx, "<alice@example.com>");
+    };
+    smfi_str ctx;
+    session(ctx, "203.0.113.9", "587");
+    CHECK(milter.rcpt(ctx, "<a@example.net>") == SMFIS_CONTINUE);
+    CHECK(milter.rcpt(ctx, "<b@example.net>") == SMFIS_CONTINUE);  // the same message: one message counted
+    CHECK(milter.rcpt(ctx, "<c@example.net>") == SMFIS_CONTINUE);
+    CHECK(milter.rcpt(ctx, "<d@example.net>") == SMFIS_TEMPFAIL);  // the fourth recipient
+    CHECK(ctx.rcode == "451");
+    CHECK(ctx.message == "Relay limit reached for this login; try again later");
+    CHECK(milter.rcpt(ctx, "<u@example.com>") == SMFIS_CONTINUE);  // local mail is never counted
+    milter.mail(ctx, "<alice@example.com>");                        // a second message
+    CHECK(milter.rcpt(ctx, "<e@example.net>") == SMFIS_TEMPFAIL);  // over the recipient limit anyway
+    milter.close(ctx);
+
+    smfi_str other;  // a second client address locks the login
+    session(other, "198.51.100.7", "587");
+    CHECK(milter.rcpt(other, "<f@example.net>") == SMFIS_REJECT);
+    CHECK(other.rcode == "550");
+    CHECK(other.message == "This login may not relay now; contact your administrator");
+    CHECK(milter.rcpt(other, "<u@example.com>") == SMFIS_CONTINUE);
+    milter.close(other);
+
+    smfi_str port25;  // authentication on another port is no authentication; no port at all neither
+    session(port25, "203.0.113.9", "25");
+    CHECK(milter.rcpt(port25, "<g@example.net>") == SMFIS_REJECT);
+    CHECK(port25.message == "Relaying prohibited");
+    milter.close(port25);
+    smfi_str unknown;
+    session(unknown, "203.0.113.9", nullptr);
+    CHECK(milter.rcpt(unknown, "<h@example.net>") == SMFIS_REJECT);
+    milter.close(unknown);
 }
