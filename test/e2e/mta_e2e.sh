@@ -109,10 +109,14 @@ session() {
             [[ $got == 5* ]] || fail="${fail:+$fail; }<$rcpt>: got '$got', want a 5xx"
             ;;
         refuse:*)
-            [ "$got" = "$(mta_refusal "$rcpt")" ] || fail="${fail:+$fail; }<$rcpt>: got '$got', want '$(mta_refusal "$rcpt")'"
-            log_has "cat $mlog" "reject: client=$(mta_client_name "$client")[$client] listener=$(mta_listener "$via") auth=$logged_login from=<$from_addr> to=<$rcpt> rule=${want#refuse:}" ||
+            local rule=${want#refuse:} reply
+            reply=${REPLY_FOR[$rule]:-}
+            [ "$got" = "$(mta_refusal "$rcpt" "$reply")" ] ||
+                fail="${fail:+$fail; }<$rcpt>: got '$got', want '$(mta_refusal "$rcpt" "$reply")'"
+            log_has "cat $mlog" "reject: client=$(mta_client_name "$client")[$client] listener=$(mta_listener "$via") auth=$logged_login from=<$from_addr> to=<$rcpt> rule=$rule" ||
                 fail="${fail:+$fail; }no relaymilter line for <$rcpt>"
-            log_has mta_log "$(mta_reject_line "$client" "$from_addr" "$rcpt")" || fail="${fail:+$fail; }no $MTA_NAME line for <$rcpt>"
+            log_has mta_log "$(mta_reject_line "$client" "$from_addr" "$rcpt" "$reply")" ||
+                fail="${fail:+$fail; }no $MTA_NAME line for <$rcpt>"
             ;;
         esac
     done
@@ -236,6 +240,7 @@ check_down() {
 }
 
 refused="user@gmail.com=refuse:default"
+declare -A REPLY_FOR=()  # the reply a refusal by RULE gets, when it is not reject-reply's
 
 write_conf
 milter_start
@@ -266,6 +271,8 @@ if [ -n "$MTA_DELAY_ROUTE" ]; then
         bad "delay notices: no delay notice for the allowed client, or too few retries of the outside client's message"
     fi
 fi
+
+. "$here/limit_cases.sh"
 
 # --- an IPv6 client through the MTA's own IPv6 path ---------------------------------------------------
 reload_conf "allow-net = ::1"

@@ -18,11 +18,13 @@ mta_server() {
     case $1 in
     main) echo "127.0.0.1:$PF_PORT" ;;
     internal) echo "$MTA_INTERNAL_IP:$PF_PORT" ;;
+    submission) echo "127.0.0.1:$PF_SUBMISSION_PORT" ;;
     v6) echo "[::1]:$PF_PORT" ;;
     esac
 }
+mta_submission_port() { echo "$PF_SUBMISSION_PORT"; }
 mta_listener() {
-    case $1 in main) echo 127.0.0.1 ;; internal) echo "$MTA_INTERNAL_IP" ;; v6) echo ::1 ;; esac
+    case $1 in main | submission) echo 127.0.0.1 ;; internal) echo "$MTA_INTERNAL_IP" ;; v6) echo ::1 ;; esac
 }
 
 # The login as the client sends it and as the MTA passes it on ({auth_authen}: with the realm).
@@ -32,10 +34,11 @@ mta_client_name() { echo unknown; }
 
 mta_log() { cat "$PF_DIR/maillog"; }
 
-# The reply to a recipient relaymilter refuses, and the MTA's log line for it.
-mta_refusal() { echo "550 5.7.1 Relaying prohibited"; }
-mta_reject_line() {  # CLIENT SENDER RCPT
-    echo "milter-reject: RCPT from unknown[$1]: 550 5.7.1 Relaying prohibited; from=<$2> to=<$3>"
+# The reply to a recipient relaymilter refuses with REPLY (default: reject-reply's), and the MTA's
+# log line for it.
+mta_refusal() { echo "${2:-550 5.7.1 Relaying prohibited}"; }
+mta_reject_line() {  # CLIENT SENDER RCPT [REPLY]
+    echo "milter-reject: RCPT from unknown[$1]: ${4:-550 5.7.1 Relaying prohibited}; from=<$2> to=<$3>"
 }
 # A line the MTA logs while relaymilter is down (empty: none asserted).
 MTA_DOWN_LINE=""

@@ -1,8 +1,9 @@
 # postfix_lib.sh: a private, throwaway Postfix on loopback for end-to-end tests and the demo
 # (sourced, not run). Its own config, queue and data directories under one directory, its log
 # in a file (maillog_file), chroot off, two SMTP listeners (127.0.0.1:PORT and 127.0.0.5:PORT,
-# and [::1]:PORT with PF_IPV6=1), Cyrus SASL against a sasldb of its own (user alice, password
-# "secret"), every recipient handed to relaymilter through smtpd_milters, and every message
+# and [::1]:PORT with PF_IPV6=1), Cyrus SASL against a sasldb of its own (users alice and bob,
+# password "secret"), a third listener for submission (127.0.0.1:PF_SUBMISSION_PORT), every
+# recipient handed to relaymilter through smtpd_milters, and every message
 # discarded: nothing leaves. The discard transports say where a message would have gone:
 # "status=sent (LOCAL)" for the local domains (example.com, [127.0.0.1]), "status=sent (RELAYED)"
 # for any other address, notices included; later@example.com is deferred (nothing listens on
@@ -25,6 +26,7 @@ pf_postfix() {
 
 PF_DIR=""
 PF_PORT=""
+PF_SUBMISSION_PORT=""
 PF_MASTER_PID=""
 
 # pf_start DIR MILTER_SPEC [EXTRA_MAIN_CF_LINES]: configure and start; sets PF_PORT.
@@ -34,6 +36,7 @@ pf_start() {
     local milter=$2 extra=${3:-} protocols=ipv4
     [ -z "${PF_IPV6:-}" ] || protocols=all
     PF_PORT=$(harness_free_port)
+    PF_SUBMISSION_PORT=$(harness_free_port)
     mkdir -p "$PF_DIR"/{etc/sasl,spool,data,sasldb}
     printf 'later@example.com smtp:[127.0.0.1]:9\nexample.com discard:LOCAL\n[127.0.0.1] discard:LOCAL\n' \
         >"$PF_DIR/etc/transport"
@@ -47,7 +50,8 @@ auxprop_plugin: sasldb
 sasldb_path: $PF_DIR/sasldb/sasldb2
 mech_list: PLAIN LOGIN
 SASL
-    echo secret | saslpasswd2 -p -f "$PF_DIR/sasldb/sasldb2" -c -u mx.example.test alice
+    local login
+    for login in alice bob; do echo secret | saslpasswd2 -p -f "$PF_DIR/sasldb/sasldb2" -c -u mx.example.test "$login"; done
     chown postfix "$PF_DIR/sasldb/sasldb2"
     chmod 640 "$PF_DIR/sasldb/sasldb2"
 
@@ -102,6 +106,7 @@ MAIN
     cat >"$PF_DIR/etc/master.cf" <<MASTER
 127.0.0.1:$PF_PORT inet n - n - - smtpd
 127.0.0.5:$PF_PORT inet n - n - - smtpd
+127.0.0.1:$PF_SUBMISSION_PORT inet n - n - - smtpd
 ${PF_IPV6:+[::1]:$PF_PORT inet n - n - - smtpd}
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup

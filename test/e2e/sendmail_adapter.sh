@@ -19,11 +19,13 @@ mta_server() {
     case $1 in
     main) echo "127.0.0.1:$SM_PORT1" ;;
     internal) echo "$MTA_INTERNAL_IP:$SM_PORT2" ;;
+    submission) echo "127.0.0.1:$SM_PORT4" ;;
     v6) echo "[::1]:$SM_PORT3" ;;
     esac
 }
+mta_submission_port() { echo "$SM_PORT4"; }
 mta_listener() {
-    case $1 in main) echo 127.0.0.1 ;; internal) echo "$MTA_INTERNAL_IP" ;; v6) echo ::1 ;; esac
+    case $1 in main | submission) echo 127.0.0.1 ;; internal) echo "$MTA_INTERNAL_IP" ;; v6) echo ::1 ;; esac
 }
 
 mta_login() { echo "$1"; }
@@ -32,8 +34,11 @@ mta_client_name() { if [ "$1" = ::1 ]; then echo localhost; else echo unknown; f
 
 mta_log() { sm_log; }
 
-mta_refusal() { echo "550 5.7.1 <$1>... Relaying prohibited"; }
-mta_reject_line() { echo "Milter: to=<$3>, reject=550 5.7.1 Relaying prohibited"; }
+mta_refusal() {  # RCPT [REPLY]: Sendmail puts the address after the codes of a 5xx (not a 4xx)
+    local reply=${2:-550 5.7.1 Relaying prohibited}
+    if [[ $reply == 5* ]]; then echo "${reply:0:9} <$1>... ${reply:10}"; else echo "$reply"; fi
+}
+mta_reject_line() { echo "Milter: to=<$3>, reject=${4:-550 5.7.1 Relaying prohibited}"; }
 MTA_DOWN_LINE="Milter: initialization failed, temp failing commands"
 
 mta_queue_id() { awk '/Message accepted/ {print $3}' <<<"$1"; }

@@ -3,8 +3,8 @@
 # .debs are downloaded and unpacked into a private prefix (cached), the binary's setgid bit is
 # cleared (a setgid binary ignores LD_LIBRARY_PATH), and the .cf is built from an .mc with the
 # private m4 files. It runs in the foreground (-bD) inside `unshare -m -u` (sendmail_ns.sh),
-# listens on 127.0.0.1:PORT1 and 127.0.0.6:PORT2 (and [::1]:PORT3 with SM_IPV6=1), authenticates
-# alice/secret through a private sasldb, hands every recipient to relaymilter (F=T: fail closed)
+# listens on 127.0.0.1:PORT1 and 127.0.0.6:PORT2, 127.0.0.1:PORT4 for submission (and [::1]:PORT3
+# with SM_IPV6=1), authenticates alice and bob (password secret) through a private sasldb, hands every recipient to relaymilter (F=T: fail closed)
 # and discards every message, logging where it would have gone (mailer=local_discard for its
 # local names, mailer=relay_discard for the rest). SM_KEEP_RECEIPTS=1 leaves out the snippet's
 # PrivacyOptions=noreceipts, to see what relaymilter does when Sendmail offers DSN.
@@ -15,6 +15,7 @@ SM_PID=""
 SM_PORT1=""
 SM_PORT2=""
 SM_PORT3=""
+SM_PORT4=""
 SM_LOGGER_PID=""
 SM_PACKAGES=(sendmail-bin sendmail-base sendmail-cf liblockfile1 libwrap0 m4)
 
@@ -55,6 +56,7 @@ sm_config() {
     SM_PORT1=$(harness_free_port)
     SM_PORT2=$(harness_free_port)
     SM_PORT3=$(harness_free_port)
+    SM_PORT4=$(harness_free_port)
     local v6_daemon="" snippet
     [ -z "${SM_IPV6:-}" ] || v6_daemon="DAEMON_OPTIONS(\`Port=$SM_PORT3, Addr=::1, Family=inet6, Name=MTA-v6')dnl"
     snippet=$(sed "s|S=unix:[^,']*|S=$milter|" "$SM_CONTRIB_MC")
@@ -77,7 +79,8 @@ auxprop_plugin: sasldb
 sasldb_path: $SM_RUN/sasldb2
 mech_list: PLAIN LOGIN
 SASL
-    echo secret | saslpasswd2 -p -f "$SM_RUN/sasldb2" -c -u "$host" alice
+    local login
+    for login in alice bob; do echo secret | saslpasswd2 -p -f "$SM_RUN/sasldb2" -c -u "$host" "$login"; done
     chmod 600 "$SM_RUN/sasldb2"
     cat >"$SM_RUN/sm.env" <<ENV
 SM_HOSTNAME=$host
@@ -118,6 +121,7 @@ LOCAL_DOMAIN(\`example.com')dnl
 LOCAL_DOMAIN(\`[127.0.0.1]')dnl
 DAEMON_OPTIONS(\`Port=$SM_PORT1, Addr=127.0.0.1, Name=MTA')dnl
 DAEMON_OPTIONS(\`Port=$SM_PORT2, Addr=127.0.0.6, Name=MTA-internal')dnl
+DAEMON_OPTIONS(\`Port=$SM_PORT4, Addr=127.0.0.1, Name=MSA')dnl
 $v6_daemon
 $snippet
 $extra
@@ -162,6 +166,7 @@ sm_start() {
     harness_track "$SM_PID"
     sm_listening() {
         ss -Hltn "src 127.0.0.1 and sport = :$SM_PORT1" | grep -q . && ss -Hltn "src 127.0.0.6 and sport = :$SM_PORT2" | grep -q . &&
+            ss -Hltn "src 127.0.0.1 and sport = :$SM_PORT4" | grep -q . &&
             { [ -z "${SM_IPV6:-}" ] || ss -Hltn "src [::1] and sport = :$SM_PORT3" | grep -q .; }
     }
     harness_wait_for 30 sm_listening || { cat "$SM_RUN/sendmail.stderr"; sm_log | tail; harness_fail "Sendmail is not listening"; }
