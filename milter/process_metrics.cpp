@@ -1,12 +1,13 @@
-// process_metrics: /proc/self/stat, /proc/self/fd and getrlimit, read when Prometheus scrapes.
-// Names, types and units as every Prometheus client library writes them.
+// process_metrics: /proc/self/stat, /proc/self/fd and getrlimit, read when Prometheus scrapes;
+// nothing outside /proc/self, which the systemd unit (ProtectProc, ProcSubset=pid) leaves
+// visible. Names, types and units as every Prometheus client library writes them.
 #include "process_metrics.hpp"
 
 #include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -53,19 +54,13 @@ std::optional<double> field(const std::vector<std::string>& fields, size_t proc5
     }
 }
 
-// The boot time in seconds since the epoch ("btime" in /proc/stat).
+// When the system booted, in seconds since the epoch: the wall clock less the time since boot.
+// Not /proc/stat's btime: the systemd unit's ProcSubset=pid hides /proc/stat.
 std::optional<double> boot_time() {
-    std::ifstream in("/proc/stat");
-    for (std::string line; std::getline(in, line);) {
-        if (line.rfind("btime ", 0) == 0) {
-            try {
-                return std::stod(line.substr(6));
-            } catch (...) {
-                return std::nullopt;
-            }
-        }
-    }
-    return std::nullopt;
+    timespec real{}, boot{};
+    if (clock_gettime(CLOCK_REALTIME, &real) != 0 || clock_gettime(CLOCK_BOOTTIME, &boot) != 0) return std::nullopt;
+    auto seconds = [](const timespec& ts) { return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9; };
+    return seconds(real) - seconds(boot);
 }
 
 // Descriptors open now, without the one this count reads /proc/self/fd through.

@@ -9,7 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <ctime>
+#include <fstream>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -226,6 +229,21 @@ TEST_CASE("process_* metrics describe this process", "[metrics]") {
     const auto now = static_cast<double>(std::time(nullptr));
     CHECK(started <= now + 1);
     CHECK(started > now - 86400);  // this test process started today, not at the epoch or at boot
+    // The same as /proc/stat's boot time (whole seconds) plus /proc/self/stat's start in ticks.
+    std::ifstream proc_stat("/proc/stat");
+    double btime = 0;
+    for (std::string line; std::getline(proc_stat, line);) {
+        if (line.rfind("btime ", 0) == 0) btime = std::stod(line.substr(6));
+    }
+    std::ifstream self_stat("/proc/self/stat");
+    std::string self;
+    std::getline(self_stat, self);
+    std::istringstream fields(self.substr(self.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 22; ++i) fields >> field;  // proc(5) field 22: starttime
+    const double from_btime = btime + std::stod(field) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    CHECK(btime > 0);
+    CHECK(std::abs(started - from_btime) < 1.5);
 }
 
 TEST_CASE("process_* metrics are still read after the daemon drops root", "[metrics]") {
