@@ -23,7 +23,7 @@ struct MetricsAddress {
 };
 
 // "inet:PORT@ADDR" or "inet6:PORT@[ADDR]" (brackets optional), or why not (phrased for
-// "metrics: why"). The port is 1 to 65535; 0.0.0.0 and [::] (every interface) must be written out.
+// "KEY: 'TEXT': why"). The port is 1 to 65535; 0.0.0.0 and [::] (every interface) must be written out.
 [[nodiscard]] std::optional<MetricsAddress> parse_metrics_address(std::string_view text, std::string& why);
 
 }  // namespace relaymilter

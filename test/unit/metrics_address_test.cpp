@@ -39,10 +39,10 @@ TEST_CASE("metrics addresses that are wrong or ambiguous are refused with the fi
         const char* why;  // part of the reason
     };
     const Row rows[] = {
-        {"9757", "write inet:PORT@ADDR, e.g. inet:9757@127.0.0.1"},
-        {"unix:/run/relaymilter/metrics.sock", "is not an HTTP listening address"},
-        {"http://127.0.0.1:9757/metrics", "is not an HTTP listening address"},
-        {"tcp:9757@127.0.0.1", "is not an HTTP listening address"},
+        {"9757", "not an HTTP listening address: write inet:PORT@ADDR, e.g. inet:9757@127.0.0.1, or inet6:PORT@[ADDR]"},
+        {"unix:/run/relaymilter/metrics.sock", "not an HTTP listening address: write"},
+        {"http://127.0.0.1:9757/metrics", "not an HTTP listening address: write"},
+        {"tcp:9757@127.0.0.1", "not an HTTP listening address: write"},
         {"inet:@127.0.0.1", "'' is not a port from 1 to 65535"},
         {"inet:0@127.0.0.1", "'0' is not a port from 1 to 65535"},
         {"inet:65536@127.0.0.1", "'65536' is not a port"},
