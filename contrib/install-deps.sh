@@ -1,13 +1,17 @@
 #!/bin/bash
 # install-deps: the Debian 12 packages relaymilter needs to build, run and test, installed
 # non-interactively. Safe to run again. Postfix is preseeded to "No configuration" so that
-# installing it neither asks questions nor starts a system mail server.
+# installing it neither asks questions nor starts a system mail server. The tests need only
+# promtool from Debian's prometheus package: a Prometheus server this script installs is stopped
+# and disabled again.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 packages=(
-  # build
-  cmake make g++ pkg-config libmilter-dev libboost-program-options-dev catch2
+  # build (prometheus-cpp-dev brings civetweb, the HTTP server of the metrics endpoint)
+  cmake make g++ pkg-config libmilter-dev libboost-program-options-dev catch2 prometheus-cpp-dev
+  # the metrics tests: promtool (check metrics, check rules, test rules)
+  prometheus
   # the milter protocol and real-MTA tests
   miltertest postfix swaks sasl2-bin libsasl2-modules util-linux procps iproute2 socat
   # fuzzing (clang; libFuzzer and the sanitizer runtimes are in libclang-rt-14-dev, which clang
@@ -30,3 +34,7 @@ echo "install-deps: installing ${missing[*]}"
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+  systemctl disable --now prometheus.service
+  echo "install-deps: the Prometheus server Debian's prometheus package started is stopped and disabled (the tests use only promtool)"
+fi
