@@ -4,7 +4,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <array>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <new>
@@ -20,6 +22,8 @@ namespace {
 
 const LivePolicy* g_live = nullptr;
 LimitStore* g_store = nullptr;
+Metrics* g_metrics = nullptr;
+std::array<Metrics::RuleCounters, kRuleCount> g_rule_counters;  // by Rule, found once
 Protocol g_protocol = Protocol::lean;
 
 // What one SMTP connection has told us so far.
@@ -190,7 +194,10 @@ void log_lock(const Session& s, const Decision& d, bool dry_run) {
 sfsistat answer(SMFICTX* ctx, Session& s, const char* rcpt, const Decision& decision) {
     const Policy& policy = *s.policy;
     const Action action = policy.action(decision);
-    if (decision.limit.locked_now) log_lock(s, decision, action == Action::would_refuse);
+    if (decision.limit.locked_now) {
+        log_lock(s, decision, action == Action::would_refuse);
+        if (g_metrics) g_metrics->login_locked();
+    }
     switch (action) {
     case Action::accept: return SMFIS_CONTINUE;
     case Action::would_refuse:
@@ -225,6 +232,7 @@ sfsistat guarded(const char* where, SMFICTX* ctx, unsigned long no_reply_step, W
         }
     } catch (...) {
     }
+    if (g_metrics) g_metrics->callback_error(where);
     Session* session = session_of(ctx);
     const bool no_reply = no_reply_step && session && (session->steps & no_reply_step);
     if (no_reply_step && session) session->broken = true;
@@ -244,6 +252,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps, 
         if (!session) {
             session = new Session();
             smfi_setpriv(ctx, session);
+            if (g_metrics) g_metrics->session_opened();
         }
         const bool lean = g_protocol == Protocol::lean;
         session->steps = lean ? steps & kStepsWanted : 0;
@@ -266,6 +275,7 @@ sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
         if (!session) {  // an MTA that does not negotiate (milter protocol 2)
             session = new Session();
             smfi_setpriv(ctx, session);
+            if (g_metrics) g_metrics->session_opened();
         }
         session->client = address_of(hostaddr);
         session->client_name = hostname ? hostname : "";
@@ -341,8 +351,13 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
                                   "({daemon_port}); authentication allows no relay in this session (client=" +
                                       client_text(*session) + " auth=" + log_safe(client.login) + ")");
         }
+        const auto started = std::chrono::steady_clock::now();
         Counting counting{*g_store, now(), !session->message_counted};
         const Decision decision = policy.decide(client, rcpt, &counting);
+        if (g_metrics) {
+            g_metrics->decision(g_rule_counters[static_cast<size_t>(decision.rule)], policy.action(decision),
+                                std::chrono::steady_clock::now() - started);
+        }
         if (decision.limit.counted) session->message_counted = true;
         const sfsistat answered = answer(ctx, *session, rcpt, decision);
         if (answered != SMFIS_CONTINUE) return answered;
@@ -364,6 +379,7 @@ sfsistat on_eom(SMFICTX* ctx) {
             }
             log_recipient("notice-suppressed", *session, n.rcpt,
                           "notify=" + log_safe(n.notify) + " rule=" + std::string(rule_name(n.rule)));
+            if (g_metrics) g_metrics->notice_suppressed();
         }
         session->neutralised.clear();
         return SMFIS_CONTINUE;
@@ -378,6 +394,7 @@ sfsistat on_body(SMFICTX*, unsigned char*, size_t) { return SMFIS_CONTINUE; }
 sfsistat on_unknown(SMFICTX*, const char*) { return SMFIS_CONTINUE; }
 
 sfsistat on_close(SMFICTX* ctx) {
+    if (session_of(ctx) && g_metrics) g_metrics->session_closed();
     delete session_of(ctx);
     smfi_setpriv(ctx, nullptr);
     return SMFIS_CONTINUE;
@@ -385,10 +402,15 @@ sfsistat on_close(SMFICTX* ctx) {
 
 }  // namespace
 
-smfiDesc bind_callbacks(const LivePolicy& live, LimitStore& store, Protocol protocol) {
-    g_live = &live;
-    g_store = &store;
-    g_protocol = protocol;
+smfiDesc bind_callbacks(const CallbackContext& context) {
+    g_live = &context.live;
+    g_store = &context.store;
+    g_metrics = context.metrics;
+    g_protocol = context.protocol;
+    const Protocol protocol = context.protocol;
+    if (g_metrics) {
+        for (size_t r = 0; r < kRuleCount; ++r) g_rule_counters[r] = g_metrics->rule(rule_name(static_cast<Rule>(r)));
+    }
     smfiDesc desc{};
     desc.xxfi_name = const_cast<char*>("relaymilter");
     desc.xxfi_version = SMFI_VERSION;

@@ -8,6 +8,7 @@
 
 #include "limit_store.hpp"
 #include "live_policy.hpp"
+#include "metrics.hpp"
 
 namespace relaymilter {
 
@@ -15,9 +16,19 @@ namespace relaymilter {
 // full: ask the MTA for every step and answer each, as a milter that does not negotiate.
 enum class Protocol { lean, full };
 
-// Binds the callbacks to the policy in force and the login-limits store (for the whole process:
-// libmilter gives callbacks no context of ours), and returns the filter description to hand to
-// smfi_register.
-[[nodiscard]] smfiDesc bind_callbacks(const LivePolicy& live, LimitStore& store, Protocol protocol = Protocol::lean);
+// What the callbacks decide with and report to.
+struct CallbackContext {
+    const LivePolicy& live;           // the policy in force
+    LimitStore& store;                // the login limits' counters, kept across reloads
+    Metrics* metrics = nullptr;       // null: no metrics
+    Protocol protocol = Protocol::lean;
+};
+
+// The callback stages, as log lines and relaymilter_callback_errors_total{stage} name them.
+inline constexpr const char* kCallbackStages[] = {"negotiate", "connect", "mail", "rcpt", "eom"};
+
+// Binds the callbacks to `context` (for the whole process: libmilter gives callbacks no context
+// of ours) and returns the filter description to hand to smfi_register.
+[[nodiscard]] smfiDesc bind_callbacks(const CallbackContext& context);
 
 }  // namespace relaymilter

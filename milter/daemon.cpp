@@ -108,7 +108,7 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
     }
 
     MemoryStore limits_store;  // counters and locks of the login limits: kept across reloads
-    smfiDesc desc = bind_callbacks(live, limits_store, settings.protocol);
+    smfiDesc desc = bind_callbacks({live, limits_store, nullptr, settings.protocol});
     if (smfi_register(desc) != MI_SUCCESS) {
         log_line(LOG_ERR, "smfi_register failed");
         return EX_SOFTWARE;

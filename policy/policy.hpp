@@ -33,6 +33,7 @@ enum class Rule {
     login_locked,  // an authenticated relay of a locked login
     limits_store   // an authenticated relay while the limits store cannot be reached (tempfail mode)
 };
+inline constexpr size_t kRuleCount = static_cast<size_t>(Rule::limits_store) + 1;
 // What a decision does in the mode in force: dry-run turns a refusal into a logged pass.
 enum class Action { accept, refuse, would_refuse, tempfail };
 

@@ -12,6 +12,7 @@
 #include "callbacks.hpp"
 #include "explain.hpp"
 #include "fake_libmilter.hpp"
+#include "http_scrape.hpp"
 
 using namespace relaymilter;
 
@@ -37,7 +38,7 @@ struct Milter {
     LivePolicy live;
     MemoryStore store;
     smfiDesc desc;
-    explicit Milter(const std::string& conf) : live(policy_from(conf)), desc(bind_callbacks(live, store)) {}
+    explicit Milter(const std::string& conf) : live(policy_from(conf)), desc(bind_callbacks({live, store})) {}
 
     unsigned long negotiate(smfi_str& ctx, unsigned long offered_actions = 0x1ff) {
         unsigned long actions = 0, steps = 0, f2 = 0, f3 = 0;
@@ -346,4 +347,60 @@ TEST_CASE("callbacks count authenticated relays per login and refuse with the li
     session(unknown, "203.0.113.9", nullptr);
     CHECK(milter.rcpt(unknown, "<h@example.net>") == SMFIS_REJECT);
     milter.close(unknown);
+}
+
+TEST_CASE("callbacks report decisions, notices, locks, sessions and errors to the metrics", "[callbacks][metrics]") {
+    std::vector<std::string> stages(std::begin(kCallbackStages), std::end(kCallbackStages));
+    Metrics metrics({"test", stages, false});
+    REQUIRE_FALSE(metrics.start(MetricsAddress{*IpAddress::parse("127.0.0.1"), 0}));  // a free port
+    LivePolicy live(policy_from("local-domain = example.com\ndeny-net = 192.0.2.66\nlogin-client-limit = 1/1d\n"));
+    MemoryStore store;
+    smfiDesc desc = bind_callbacks({live, store, &metrics});
+    auto rcpt = [&](smfi_str& ctx, const char* to, const char* arg = nullptr) {
+        char* argv[] = {const_cast<char*>(to), const_cast<char*>(arg), nullptr};
+        return desc.xxfi_envrcpt(&ctx, argv);
+    };
+    auto start = [&](smfi_str& ctx, const char* ip, const char* login) {
+        unsigned long a = 0, st = 0, f2 = 0, f3 = 0;
+        desc.xxfi_negotiate(&ctx, 0x1ff, 0x1fffff, 0, 0, &a, &st, &f2, &f3);
+        ctx.macros["v"] = "Postfix 3.7.11";
+        sockaddr_in sin = v4(ip);
+        desc.xxfi_connect(&ctx, const_cast<char*>("x.test"), reinterpret_cast<sockaddr*>(&sin));
+        if (login) ctx.macros["{auth_authen}"] = login;
+        char* from[] = {const_cast<char*>("<v@foreign.example>"), nullptr};
+        desc.xxfi_envfrom(&ctx, from);
+    };
+    smfi_str a, b, c;
+    start(a, "203.0.113.9", nullptr);
+    for (int i = 0; i < 7; ++i) rcpt(a, "<u@example.net>");             // 7 refused by default
+    for (int i = 0; i < 5; ++i) rcpt(a, "<u@example.com>");             // 5 local
+    rcpt(a, "<n@example.com>", "NOTIFY=SUCCESS");                      // 1 local, its notice dropped
+    CHECK(desc.xxfi_eom(&a) == SMFIS_CONTINUE);
+    start(b, "192.0.2.66", nullptr);
+    for (int i = 0; i < 3; ++i) rcpt(b, "<u@example.net>");             // 3 refused by deny-net
+    start(c, "198.51.100.1", "alice");
+    rcpt(c, "<u@example.net>");                                         // authenticated, counted
+    desc.xxfi_close(&c);
+    smfi_str d;
+    start(d, "198.51.100.2", "alice");
+    rcpt(d, "<u@example.net>");                                         // a 2nd client: locked now
+    smfi_str broken;                                                    // a RCPT with no session
+    rcpt(broken, "<u@example.net>");
+
+    const auto scrape = test::parse_scrape(test::http_request(metrics.port(), "GET", "/metrics").body);
+    auto decisions = [&](const char* verdict, const char* rule) {
+        return scrape.value("relaymilter_decisions_total", {{"rule", rule}, {"verdict", verdict}}).value_or(-1);
+    };
+    CHECK(decisions("reject", "default") == 7);
+    CHECK(decisions("accept", "local-domain") == 6);
+    CHECK(decisions("reject", "deny-net") == 3);
+    CHECK(decisions("accept", "authenticated") == 1);
+    CHECK(decisions("reject", "login-locked") == 1);
+    CHECK(decisions("accept", "allow-net") == 0);
+    CHECK(scrape.value("relaymilter_notices_suppressed_total") == 1);
+    CHECK(scrape.value("relaymilter_locks_total") == 1);
+    CHECK(scrape.value("relaymilter_sessions") == 3);  // a, b and d are still open
+    CHECK(scrape.value("relaymilter_callback_errors_total", {{"stage", "rcpt"}}) == 1);
+    CHECK(scrape.value("relaymilter_decision_seconds_count") == 18);
+    for (smfi_str* ctx : {&a, &b, &d}) desc.xxfi_close(ctx);
 }
