@@ -60,6 +60,7 @@ RelayCount MemoryStore::relay(const RelayAttempt& a) {
         } else {
             e.locked_until = a.now + static_cast<Microseconds>(a.lock_seconds) * kSecond;
             e.idle_at = std::max(e.idle_at, e.locked_until);
+            lock_made(e.locked_until);
             return {RelayCount::Outcome::locked_now, static_cast<uint32_t>(e.clients.size() + 1), e.locked_until};
         }
     }
@@ -119,6 +120,7 @@ bool MemoryStore::unlock(std::string_view login) {
     std::lock_guard lock(shard.mutex);
     auto it = shard.entries.find(login);
     if (it == shard.entries.end() || it->second.locked_until == 0) return false;
+    lock_lifted(it->second.locked_until);
     it->second.locked_until = 0;
     it->second.clients.clear();
     return true;
@@ -133,13 +135,20 @@ size_t MemoryStore::logins() const {
     return n;
 }
 
+void MemoryStore::lock_made(Microseconds until) {
+    std::lock_guard lock(locks_mutex_);
+    lock_ends_.insert(until);
+}
+
+void MemoryStore::lock_lifted(Microseconds until) {
+    std::lock_guard lock(locks_mutex_);
+    if (auto it = lock_ends_.find(until); it != lock_ends_.end()) lock_ends_.erase(it);
+}
+
 size_t MemoryStore::locked(Microseconds now) const {
-    size_t n = 0;
-    for (const Shard& shard : shards_) {
-        std::lock_guard lock(shard.mutex);
-        for (const auto& [login, e] : shard.entries) n += e.locked_until > now;
-    }
-    return n;
+    std::lock_guard lock(locks_mutex_);
+    lock_ends_.erase(lock_ends_.begin(), lock_ends_.upper_bound(now));
+    return lock_ends_.size();
 }
 
 }  // namespace relaymilter

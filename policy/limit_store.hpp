@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -73,6 +74,7 @@ public:
     std::optional<LoginUse> use(std::string_view login, const LoginLimits& limits, Microseconds now) override;
     bool unlock(std::string_view login) override;
     [[nodiscard]] size_t logins() const;  // tracked now
+    // Logins locked at `now`: cheap (a count kept beside the shards), for a metrics scrape.
     [[nodiscard]] size_t locked(Microseconds now) const;
 
 private:
@@ -102,8 +104,12 @@ private:
     };
     static constexpr size_t kShards = 64;
     Shard& shard_of(std::string_view login);
+    void lock_made(Microseconds until);
+    void lock_lifted(Microseconds until);
 
     std::array<Shard, kShards> shards_;
+    mutable std::mutex locks_mutex_;
+    mutable std::multiset<Microseconds> lock_ends_;  // when each lock in force ends
 };
 
 }  // namespace relaymilter
