@@ -65,12 +65,15 @@ auth_port=$(harness_free_port)
 start_redis "$HARNESS_TMP" auth "$auth_port" --requirepass requirepass-secret ||
     harness_fail "cannot start the requirepass redis-server"
 # ACL users: the default user for the test's own checks; relay as an admin would make it (only
-# relaymilter's keys, nothing dangerous); nokeys, whose key pattern leaves relaymilter's keys out.
+# relaymilter's keys, nothing dangerous); nokeys, whose key pattern leaves relaymilter's keys out;
+# minimal, with only the commands the store and its scripts use (the list doc/fleet.md gives).
 acl_port=$(harness_free_port)
 start_redis "$HARNESS_TMP" acl "$acl_port" \
     --user default on '>admin-secret' '~*' '&*' '+@all' \
     --user relay on '>relay-secret' '~relaymilter:*' '+@all' '-@dangerous' \
-    --user nokeys on '>nokeys-secret' '~other:*' '+@all' '-@dangerous' ||
+    --user nokeys on '>nokeys-secret' '~other:*' '+@all' '-@dangerous' \
+    --user minimal on '>minimal-secret' '~relaymilter:*' -@all +evalsha '+script|load' +select +time +hmget \
+        +hget +hset +hdel +del +pexpire +pttl +zremrangebyscore +zscore +zcard +zadd +zcount ||
     harness_fail "cannot start the ACL redis-server"
 dead_port=$(harness_free_port)
 

@@ -253,6 +253,7 @@ TEST_CASE("Redis store: requirepass and ACL users; a wrong password is a clear e
         {"requirepass, wrong", tcp(auth, "wrong"), StoreCheck::Result::refused, "AUTH: WRONGPASS"},
         {"requirepass, none given", tcp(auth), StoreCheck::Result::refused, "NOAUTH Authentication required. (limits-store gives no password"},
         {"ACL user, right", tcp(acl, "relay-secret", "relay"), StoreCheck::Result::usable, ""},
+        {"ACL user with only the commands the store uses", tcp(acl, "minimal-secret", "minimal"), StoreCheck::Result::usable, ""},
         {"ACL user, wrong", tcp(acl, "wrong", "relay"), StoreCheck::Result::refused, "AUTH: WRONGPASS"},
         {"ACL user, unknown", tcp(acl, "relay-secret", "nobody"), StoreCheck::Result::refused, "AUTH: WRONGPASS"},
         {"ACL user without the keys", tcp(acl, "nokeys-secret", "nokeys"), StoreCheck::Result::refused, "NOPERM"},
@@ -274,9 +275,19 @@ TEST_CASE("Redis store: requirepass and ACL users; a wrong password is a clear e
         CHECK((first == Outcome::allowed) == (row.want == StoreCheck::Result::usable));
         CHECK(store.up() == (row.want == StoreCheck::Result::usable));
     }
-    // The ACL user's store counted in Redis, under relaymilter's keys.
+    // The ACL users' stores counted in Redis, under relaymilter's keys.
     Admin admin(acl, "admin-secret");
     CHECK(admin.integer({"DBSIZE"}) == 1);
+    // Everything the minimal user may need: a lock, use, unlock.
+    RedisStore minimal(tcp(acl, "minimal-secret", "minimal"), steady_options(lines));
+    LoginLimits one_client;
+    one_client.clients = Rate{1, 3600};
+    CHECK(relay(minimal, one_client, "192.0.2.1", false, "m@example.com") == Outcome::allowed);
+    CHECK(relay(minimal, one_client, "192.0.2.2", false, "m@example.com") == Outcome::locked_now);
+    REQUIRE(minimal.use("m@example.com", one_client, 0));
+    CHECK(minimal.use("m@example.com", one_client, 0)->locked_until > 0);
+    CHECK(minimal.unlock("m@example.com"));
+    CHECK(minimal.errors() == 0);
     CHECK(lines.count("down (AUTH: WRONGPASS invalid username-password pair or user is disabled.); authenticated relays get tempfail") == 3);
     CHECK(lines.count("back") == 0);
 }
