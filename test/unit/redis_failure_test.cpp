@@ -127,8 +127,12 @@ TEST_CASE("Redis store: Redis killed mid-traffic and started again", "[redis][fa
     RedisStore local(main_redis(), steady_options(local_lines, StoreFailure::local, 2 * kSecond));
     RedisStore tempfail(main_redis(), steady_options(tempfail_lines, StoreFailure::tempfail, 2 * kSecond));
     Traffic traffic({&local, &tempfail});
-    auto decided = [&](long n) { return traffic.of(0).decisions >= n && traffic.of(1).decisions >= n; };
-    REQUIRE(wait_until([&] { return decided(200); }, 60) >= 0);
+    // Both stores made `n` more decisions than at `mark`.
+    auto mark = [&] { return std::pair<long, long>(traffic.of(0).decisions, traffic.of(1).decisions); };
+    auto decided = [&](std::pair<long, long> since, long n) {
+        return traffic.of(0).decisions >= since.first + n && traffic.of(1).decisions >= since.second + n;
+    };
+    REQUIRE(wait_until([&] { return decided({0, 0}, 200); }, 60) >= 0);
     CHECK(traffic.of(1).unavailable == 0);
 
     long pid = 0;
@@ -137,8 +141,8 @@ TEST_CASE("Redis store: Redis killed mid-traffic and started again", "[redis][fa
     REQUIRE(kill(static_cast<pid_t>(pid), SIGKILL) == 0);
     REQUIRE(wait_until([&] { return !redis_answers(port); }, 20) >= 0);
     REQUIRE(wait_until([&] { return !local.up() && !tempfail.up(); }, 20) >= 0);
-    const long at_down = traffic.of(0).decisions;
-    REQUIRE(wait_until([&] { return decided(at_down + 200); }, 60) >= 0);
+    const auto at_down = mark();
+    REQUIRE(wait_until([&] { return decided(at_down, 200); }, 60) >= 0);
     CHECK(local.fallbacks() > 0);
     CHECK(traffic.of(1).unavailable > 0);
 
@@ -147,8 +151,8 @@ TEST_CASE("Redis store: Redis killed mid-traffic and started again", "[redis][fa
     const auto restarted = SteadyClock::now();
     const double resumed = wait_until([&] { return local.up() && tempfail.up(); }, 20);
     CHECK(resumed >= 0);
-    const long at_back = traffic.of(0).decisions;
-    REQUIRE(wait_until([&] { return decided(at_back + 200); }, 60) >= 0);
+    const auto at_back = mark();
+    REQUIRE(wait_until([&] { return decided(at_back, 200); }, 60) >= 0);
     traffic.stop();
     const double down_seconds = std::chrono::duration<double>(restarted - down_since).count() + resumed;
     WARN("kill -9: back " << resumed << " s after the restarted Redis answered; " << local.errors()
