@@ -9,9 +9,12 @@ export DEBIAN_FRONTEND=noninteractive
 
 packages=(
   # build (prometheus-cpp-dev brings civetweb, the HTTP server of the metrics endpoint)
-  cmake make g++ pkg-config libmilter-dev libboost-program-options-dev catch2 prometheus-cpp-dev
+  cmake make g++ pkg-config libmilter-dev libboost-program-options-dev libhiredis-dev catch2 prometheus-cpp-dev
   # the metrics tests: promtool (check metrics, check rules, test rules)
   prometheus
+  # the Redis limits store: its tests and benchmark start private redis-server instances (the
+  # system instance Debian starts on 127.0.0.1:6379 is never used)
+  redis-server
   # the milter protocol and real-MTA tests
   miltertest postfix swaks sasl2-bin libsasl2-modules util-linux procps iproute2 socat
   # fuzzing (clang; libFuzzer and the sanitizer runtimes are in libclang-rt-14-dev, which clang
