@@ -19,7 +19,7 @@ void set_session_stack_size();
 [[nodiscard]] std::string unix_socket_path(const std::string& spec);
 // Whether something accepts connections on the UNIX socket at `path`: then it is not stale.
 [[nodiscard]] bool unix_socket_in_use(const std::string& path);
-// Connects to our own listener so libmilter's poll returns and sees smfi_stop().
+// Connects to our own listener so libmilter's poll returns and sees smfi_stop(); never waits.
 void wake_listener(const std::string& spec, const std::string& socket_path);
 
 struct Account {
