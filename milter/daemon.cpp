@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -54,7 +55,21 @@ void* milter_thread(void* result) {
 
 std::string daemon_keys(const Conf& conf) {
     return conf.socket.value_or("") + "|" + conf.user.value_or("") + "|" + conf.pidfile.value_or("") + "|" +
-           conf.log.value_or("");
+           conf.log.value_or("") + "|" + std::to_string(conf.listen_backlog.value_or(0));
+}
+
+// The listen queue: what the conf asks for, else the most the kernel allows (net.core.somaxconn).
+// Every MTA connection that finds the queue full is refused at once (Postfix: "Resource
+// temporarily unavailable", then 451 for good mail), so the default is as deep as it can be.
+int listen_backlog(const DaemonSettings& settings) {
+    const std::optional<int> somaxconn = kernel_somaxconn();
+    if (!settings.listen_backlog) return somaxconn.value_or(SOMAXCONN);
+    if (somaxconn && *settings.listen_backlog > *somaxconn) {
+        log_line(LOG_WARNING, "listen-backlog = " + std::to_string(*settings.listen_backlog) +
+                                  ": the kernel caps it at net.core.somaxconn = " + std::to_string(*somaxconn) +
+                                  "; raise that sysctl to get more");
+    }
+    return *settings.listen_backlog;
 }
 
 std::string seconds_since(std::chrono::steady_clock::time_point start) {
@@ -81,7 +96,7 @@ void reload(LivePolicy& live, const std::string& path, const std::string& starte
     malloc_trim(0);           // hand the conf's and the old policy's pages back (RSS stays flat)
     log_line(LOG_INFO, "reload: " + path + ": " + summary + " (loaded in " + seconds_since(start) + ")");
     if (daemon_keys_changed) {
-        log_line(LOG_WARNING, "reload: socket, user, pidfile and log changes take effect at restart");
+        log_line(LOG_WARNING, "reload: socket, user, pidfile, log and listen-backlog changes take effect at restart");
     }
 }
 
@@ -117,7 +132,11 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
         log_line(LOG_ERR, "socket '" + spec + "': libmilter refused it");
         return EX_USAGE;
     }
-    smfi_setbacklog(256);
+    const int backlog = listen_backlog(settings);
+    if (smfi_setbacklog(backlog) != MI_SUCCESS) {
+        log_line(LOG_ERR, "listen backlog " + std::to_string(backlog) + ": libmilter refused it");
+        return EX_SOFTWARE;
+    }
     const std::string socket_path = unix_socket_path(spec);
     if (!socket_path.empty() && unix_socket_in_use(socket_path)) {
         log_line(LOG_ERR, "cannot create the milter socket '" + spec + "': another process is listening on it");
@@ -186,7 +205,8 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
 
     log_line(LOG_INFO, std::string("relaymilter ") + kVersion + " starting: socket=" + spec + " conf=" +
-                           settings.conf_path + ": " + loaded.policy->summary());
+                           settings.conf_path + ": " + loaded.policy->summary() + ", listen-backlog=" +
+                           std::to_string(backlog));
     report_ready(ready_fd, EX_OK);
 
     bool stopping = false;

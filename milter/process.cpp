@@ -1,5 +1,5 @@
 // process: the Unix chores of a daemon, without libmilter: detaching from the terminal, the pid
-// file, dropping root, the threads' stack size, and the milter socket's file.
+// file, dropping root, the threads' stack size, the milter socket's file, the kernel's limits.
 #include "process.hpp"
 
 #include <arpa/inet.h>
@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 
@@ -106,6 +107,19 @@ void wake_listener(const std::string& spec, const std::string& socket_path) {
 // Whether something accepts connections on the UNIX socket at `path`: then it is not stale.
 bool unix_socket_in_use(const std::string& path) { return connect_unix(path) == UnixPeer::listening; }
 
+// net.core.somaxconn, the kernel's cap on any listen queue (per network namespace).
+std::optional<int> kernel_somaxconn() {
+    const int fd = ::open("/proc/sys/net/core/somaxconn", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    char text[32] = {};
+    const ssize_t n = ::read(fd, text, sizeof text - 1);
+    ::close(fd);
+    if (n <= 0) return std::nullopt;
+    char* end = nullptr;
+    const long value = std::strtol(text, &end, 10);
+    if (end == text || value <= 0 || value > INT_MAX) return std::nullopt;
+    return static_cast<int>(value);
+}
 
 std::optional<Account> find_account(const std::string& name) {
     passwd* pw = getpwnam(name.c_str());

@@ -52,7 +52,7 @@ bool all_digits(std::string_view s) {
 
 enum class Key {
     local_domain, allow_authenticated, allow_net, internal_address, deny_net, reject_reply,
-    mode, allow_open_relay, socket, user, pidfile, log
+    mode, allow_open_relay, socket, user, pidfile, log, listen_backlog
 };
 
 struct KeyInfo {
@@ -74,6 +74,7 @@ constexpr KeyInfo kKeys[] = {
     {"user", Key::user, false},
     {"pidfile", Key::pidfile, false},
     {"log", Key::log, false},
+    {"listen-backlog", Key::listen_backlog, false},
 };
 
 const KeyInfo* find_key(std::string_view name) {
@@ -228,6 +229,16 @@ void Parser::value(int line, const KeyInfo& key, std::string_view val) {
             conf_.log = std::string(val);
         }
         return;
+    case Key::listen_backlog: {
+        int value = 0;
+        auto [end, ec] = std::from_chars(val.data(), val.data() + val.size(), value);
+        if (!all_digits(val) || ec != std::errc() || end != val.data() + val.size() || value < 1 || value > 65535) {
+            error(line, name + ": '" + std::string(val) + "' is not a number from 1 to 65535");
+        } else {
+            conf_.listen_backlog = value;
+        }
+        return;
+    }
     }
 }
 

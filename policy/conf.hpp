@@ -51,6 +51,7 @@ struct Conf {
     std::optional<std::string> user;
     std::optional<std::string> pidfile;
     std::optional<std::string> log;
+    std::optional<int> listen_backlog;  // the milter socket's listen queue; unset: the kernel's most
 };
 
 struct ConfError {

@@ -36,7 +36,7 @@ for s in $short_help; do
 done
 ok "short options: $(echo $short_help)"
 
-for key in local-domain allow-authenticated allow-net internal-address deny-net reject-reply mode allow-open-relay socket user pidfile log; do
+for key in local-domain allow-authenticated allow-net internal-address deny-net reject-reply mode allow-open-relay socket user pidfile log listen-backlog; do
     grep -q "\"$key = \|^\.BR\? \"$key = \|$key = " "$man5" || bad "conf key $key is not in relaymilter.conf(5)"
 done
 ok "every conf key is in relaymilter.conf(5)"
