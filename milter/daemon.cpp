@@ -1,12 +1,9 @@
 // daemon: start-up order is socket (as root), detach, pid file, drop root, then serve (the
-// Unix chores themselves are in process.cpp). Signals are taken by the main thread with real
-// handlers while libmilter runs in a thread of its own: the kernel hands a process-directed
-// signal to the main thread first whenever it does not block it, so libmilter's own signal
-// thread, which would stop the milter on SIGHUP, never sees one. The handlers only write the
-// signal number to a pipe; the main loop acts on it.
+// Unix chores themselves are in process.cpp). libmilter runs in a thread of its own; the main
+// thread takes SIGHUP, SIGTERM and SIGINT (signals.cpp says how, and why libmilter's own signal
+// thread never sees one) and acts on them in its loop: reload, or stop.
 #include "daemon.hpp"
 
-#include <fcntl.h>
 #include <libmilter/mfapi.h>
 #include <malloc.h>
 #include <poll.h>
@@ -25,21 +22,18 @@
 
 #include "callbacks.hpp"
 #include "process.hpp"
+#include "signals.hpp"
 #include "version.hpp"
 
 namespace relaymilter {
 
 namespace {
 
-int g_signal_pipe[2] = {-1, -1};
-constexpr unsigned char kMilterEnded = 0;  // written by the libmilter thread when smfi_main returns
-
-void on_signal(int sig) {
-    int saved = errno;
-    auto byte = static_cast<unsigned char>(sig);
-    [[maybe_unused]] ssize_t n = ::write(g_signal_pipe[1], &byte, 1);
-    errno = saved;
-}
+// How long a stop may wait for libmilter's main loop to end before the daemon exits anyway.
+// The loop ends within one poke of wake_listener (every 100 ms); this bounds a stuck one.
+constexpr std::chrono::seconds kStopDeadline{30};
+// How long start-up waits for libmilter's signal thread to be parked (normally well under 1 ms).
+constexpr std::chrono::seconds kParkDeadline{5};
 
 void* stopper_thread(void*) {
     smfi_stop();  // blocks until libmilter's listener lets go of its lock
@@ -48,9 +42,18 @@ void* stopper_thread(void*) {
 
 void* milter_thread(void* result) {
     *static_cast<int*>(result) = smfi_main();
-    auto byte = kMilterEnded;
-    [[maybe_unused]] ssize_t n = ::write(g_signal_pipe[1], &byte, 1);
+    notify_milter_ended();
     return nullptr;
+}
+
+// A thread that never takes the daemon's signals (it inherits the caller's mask otherwise).
+bool start_thread_without_signals(void* (*run)(void*), void* arg, pthread_t& thread) {
+    const sigset_t three = daemon_signals();
+    sigset_t old;
+    pthread_sigmask(SIG_BLOCK, &three, &old);
+    const bool started = pthread_create(&thread, nullptr, run, arg) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return started;
 }
 
 std::string daemon_keys(const Conf& conf) {
@@ -184,24 +187,27 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
         if (!drop_privileges(*account, why)) return fail(EX_NOPERM, "cannot drop root to " + account->name + ": " + why);
     }
 
-    if (pipe2(g_signal_pipe, O_CLOEXEC) != 0) return fail(EX_OSERR, "pipe: " + errno_text());
+    // The three signals wait, blocked, until the handlers are in place; every thread started from
+    // here on inherits the block, and only the main thread lifts it (see signals.cpp).
+    const sigset_t three = daemon_signals();
+    sigset_t old_mask;
+    pthread_sigmask(SIG_BLOCK, &three, &old_mask);
+    if (!install_signal_handlers()) return fail(EX_OSERR, "pipe: " + errno_text());
     set_session_stack_size();
     signal(SIGPIPE, SIG_IGN);
-    sigset_t handled;
-    sigemptyset(&handled);
-    for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&handled, sig);
-    sigset_t old_mask;
-    pthread_sigmask(SIG_BLOCK, &handled, &old_mask);  // the libmilter thread inherits this
     int milter_result = MI_FAILURE;
     pthread_t milter;
     if (pthread_create(&milter, nullptr, milter_thread, &milter_result) != 0) {
         return fail(EX_OSERR, "cannot start the milter thread");
     }
-    struct sigaction action {};
-    action.sa_handler = on_signal;
-    action.sa_flags = SA_NODEFER;  // never blocked in the main thread, even inside the handler
-    sigemptyset(&action.sa_mask);
-    for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaction(sig, &action, nullptr);
+    const auto park_deadline = std::chrono::steady_clock::now() + kParkDeadline;
+    while (!libmilter_signal_thread_parked() && std::chrono::steady_clock::now() < park_deadline) {
+        pollfd pfd{signal_wake_fd(), POLLIN, 0};  // readable when smfi_main ended early
+        if (poll(&pfd, 1, 1) > 0) break;
+    }
+    if (!libmilter_signal_thread_parked()) {
+        log_line(LOG_WARNING, "libmilter's signal thread did not call sigwait(): it may take a SIGHUP and stop the milter");
+    }
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
 
     log_line(LOG_INFO, std::string("relaymilter ") + kVersion + " starting: socket=" + spec + " conf=" +
@@ -210,45 +216,42 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
     report_ready(ready_fd, EX_OK);
 
     bool stopping = false;
-    for (bool running = true; running;) {
-        if (stopping) {  // poke the listener until libmilter's loop has ended
-            pollfd pfd{g_signal_pipe[0], POLLIN, 0};
-            if (poll(&pfd, 1, 100) == 0) {
-                wake_listener(spec, socket_path);
-                continue;
-            }
+    std::chrono::steady_clock::time_point stop_deadline;
+    bool ended = false;
+    while (!ended) {
+        pollfd pfd{signal_wake_fd(), POLLIN, 0};
+        if (poll(&pfd, 1, stopping ? 100 : -1) < 0 && errno != EINTR) {
+            log_line(LOG_ERR, "poll: " + errno_text());
+            usleep(100'000);  // ENOMEM: try again, rather than spin
         }
-        unsigned char sig = 0;
-        ssize_t n = ::read(g_signal_pipe[0], &sig, 1);
-        if (n < 0 && errno == EINTR) continue;
-        if (n != 1) break;
-        switch (sig) {
-        case SIGHUP:
-            reload(live, settings.conf_path, started_keys);
-            break;
-        case SIGTERM:
-        case SIGINT: {
-            if (stopping) break;
-            log_line(LOG_INFO, std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+        const SignalsTaken taken = take_signals();
+        if (taken.milter_ended) {
+            if (!stopping) log_line(LOG_ERR, "libmilter's main loop ended on its own");
+            ended = true;
+        } else if (!stopping && (taken.stop_term || taken.stop_int)) {
+            log_line(LOG_INFO, std::string("stopping on ") + (taken.stop_term ? "SIGTERM" : "SIGINT"));
             stopping = true;
+            stop_deadline = std::chrono::steady_clock::now() + kStopDeadline;
             pthread_t stopper;
-            if (pthread_create(&stopper, nullptr, stopper_thread, nullptr) == 0) {
+            if (start_thread_without_signals(stopper_thread, nullptr, stopper)) {
                 pthread_detach(stopper);
             } else {
                 smfi_stop();
             }
-            wake_listener(spec, socket_path);
-            break;
+        } else if (!stopping && taken.reload) {  // any number of SIGHUPs since the last turn: one reload
+            reload(live, settings.conf_path, started_keys);
         }
-        case kMilterEnded:
-            if (!stopping) log_line(LOG_ERR, "libmilter's main loop ended on its own");
-            running = false;
-            break;
-        default:
-            break;
+        if (stopping && !ended) {  // poke the listener until libmilter's loop has ended
+            if (std::chrono::steady_clock::now() > stop_deadline) {
+                log_line(LOG_ERR, "libmilter's main loop did not end within " +
+                                      std::to_string(kStopDeadline.count()) + " s of the stop; exiting anyway");
+                pthread_detach(milter);
+                break;
+            }
+            wake_listener(spec, socket_path);
         }
     }
-    pthread_join(milter, nullptr);
+    if (ended) pthread_join(milter, nullptr);
 
     if (settings.pidfile && ::unlink(settings.pidfile->c_str()) != 0 && errno != ENOENT) {
         log_line(LOG_WARNING, "cannot remove the pid file " + *settings.pidfile + ": " + errno_text());
@@ -259,7 +262,7 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
         log_line(LOG_WARNING, "cannot remove the socket " + socket_path + ": " + errno_text());
     }
     log_line(LOG_INFO, "stopped");
-    return milter_result == MI_SUCCESS ? EX_OK : EX_SOFTWARE;
+    return ended && milter_result == MI_SUCCESS ? EX_OK : EX_SOFTWARE;
 }
 
 }  // namespace relaymilter
