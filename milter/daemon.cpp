@@ -108,7 +108,11 @@ void reload(LivePolicy& live, const std::string& path, const std::string& starte
 int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
     log_open(settings.log);
     const std::string started_keys = daemon_keys(*loaded.conf);
+    const std::string started_summary = loaded.policy->summary();
     LivePolicy live(loaded.policy);
+    // From here on the policy in force is live's alone: the start-up conf and policy must not
+    // outlive a reload (a 500,000-rule conf would hold its memory for the process's life).
+    loaded = LoadedPolicy{};
 
     std::optional<Account> account;
     if (settings.user) {
@@ -211,8 +215,7 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
 
     log_line(LOG_INFO, std::string("relaymilter ") + kVersion + " starting: socket=" + spec + " conf=" +
-                           settings.conf_path + ": " + loaded.policy->summary() + ", listen-backlog=" +
-                           std::to_string(backlog));
+                           settings.conf_path + ": " + started_summary + ", listen-backlog=" + std::to_string(backlog));
     report_ready(ready_fd, EX_OK);
 
     bool stopping = false;
