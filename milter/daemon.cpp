@@ -5,7 +5,6 @@
 #include "daemon.hpp"
 
 #include <libmilter/mfapi.h>
-#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -82,21 +81,22 @@ std::string seconds_since(std::chrono::steady_clock::time_point start) {
     return text;
 }
 
+// Builds the new policy and swaps it in, on the main thread. It shares nothing with libmilter's
+// accept loop but the allocator. No malloc_trim: it walks every arena with that arena's lock held
+// (measured under load: median 0.1 ms, up to 11 ms), and gave back only ~0.1 MiB since the rule
+// arrays are mapped on their own and unmapped when freed (policy/large_allocator.hpp).
 void reload(LivePolicy& live, const std::string& path, const std::string& started_keys) {
     const auto start = std::chrono::steady_clock::now();
     LoadedPolicy loaded = load_policy(path);
     if (!loaded.policy) {
         for (const ConfError& error : loaded.errors) log_line(LOG_ERR, "reload refused: " + error.to_string());
         log_line(LOG_ERR, "reload refused: " + path + " has errors; the policy in force stays");
-        loaded = LoadedPolicy{};
-        malloc_trim(0);
         return;
     }
     live.replace(loaded.policy);
     const std::string summary = loaded.policy->summary();
     const bool daemon_keys_changed = daemon_keys(*loaded.conf) != started_keys;
     loaded = LoadedPolicy{};  // drop our references: sessions may still hold the old policy
-    malloc_trim(0);           // hand the conf's and the old policy's pages back (RSS stays flat)
     log_line(LOG_INFO, "reload: " + path + ": " + summary + " (loaded in " + seconds_since(start) + ")");
     if (daemon_keys_changed) {
         log_line(LOG_WARNING, "reload: socket, user, pidfile, log and listen-backlog changes take effect at restart");
