@@ -109,7 +109,9 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
     log_open(settings.log);
     const std::string started_keys = daemon_keys(*loaded.conf);
     const std::string started_summary = loaded.policy->summary();
-    LivePolicy live(loaded.policy);
+    // Never freed: smfi_main returns without waiting for libmilter's worker threads, which may
+    // still be in a callback (reading `live`) while this function returns and the process exits.
+    LivePolicy& live = *new LivePolicy(loaded.policy);
     // From here on the policy in force is live's alone: the start-up conf and policy must not
     // outlive a reload (a 500,000-rule conf would hold its memory for the process's life).
     loaded = LoadedPolicy{};
