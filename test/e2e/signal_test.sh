@@ -75,7 +75,7 @@ waiters=$(sigwaiters)
 
 # --- 1. storms that must not stop it ----------------------------------------------------------
 "$load" --server "127.0.0.1:$PF_PORT" --sessions "$sessions" --seconds 40 --out "$tmp/storm.sessions" \
-    --auth-user alice@mx.example.test --auth-password secret >"$tmp/storm.summary" 2>&1 &
+    --auth-user alice@mx.example.test --auth-password secret --retry-pause-ms 1000 >"$tmp/storm.summary" 2>&1 &
 load_pid=$!
 harness_track "$load_pid"
 sleep 3
@@ -115,7 +115,7 @@ STOP_OK=0
 for sig in TERM INT; do
     [ "$sig" = INT ] && milter_start
     "$load" --server "127.0.0.1:$PF_PORT" --sessions "$sessions" --seconds 8 --out "$tmp/stop.sessions" \
-        >"$tmp/stop.summary" 2>&1 &
+        --retry-pause-ms 1000 >"$tmp/stop.summary" 2>&1 &
     load_pid=$!
     harness_track "$load_pid"
     sleep 4
