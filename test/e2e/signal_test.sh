@@ -4,8 +4,9 @@
 #   1. SIGHUP bursts with no pause (a shell loop of kill), and SIGSTOP, SIGHUP, SIGCONT cycles (the
 #      case where a thread in sigwait() -- libmilter's -- used to take the SIGHUP and stop the
 #      milter): it keeps running, reloads, and every session meanwhile is decided right;
-#   2. SIGTERM (then SIGINT) followed at once by a burst of SIGHUPs, under load: exit 0 within
-#      10 s, "stopping on SIGTERM" logged, no reload after it, pid file and socket removed;
+#   2. SIGTERM (then SIGINT) followed at once by a burst of SIGHUPs, under load: exit 0 (within
+#      60 s, a bound for a busy machine), "stopping on SIGTERM" logged, no reload after it, pid
+#      file and socket removed;
 #   3. the same stop, ROUNDS more times without load, each on a fresh start.
 # It also checks that no relaymilter thread waits in sigwait (rt_sigtimedwait): libmilter's
 # signal thread must be parked. Run as root:  signal_test.sh RELAYMILTER SMTP_LOAD [ROUNDS]
@@ -46,8 +47,8 @@ stop_storm() {
     local sig=$1 name=$2 pid=$MILTER_PID code from=$MILTER_LOG_FROM i
     kill -"$sig" "$pid"
     for i in $(seq 1 2000); do kill -HUP "$pid" 2>/dev/null || break; done
-    if ! harness_wait_for 10 gone "$pid"; then
-        bad "$name: still running 10 s after SIG$sig"
+    if ! harness_wait_for 60 gone "$pid"; then
+        bad "$name: still running 60 s after SIG$sig"
         return
     fi
     wait "$pid"
