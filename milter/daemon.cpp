@@ -34,6 +34,11 @@ constexpr std::chrono::seconds kStopDeadline{30};
 // How long start-up waits for libmilter's signal thread to be parked (normally well under 1 ms).
 constexpr std::chrono::seconds kParkDeadline{5};
 
+// The policy in force. Never freed, and held here so leak checkers see it reachable: smfi_main
+// returns without waiting for libmilter's worker threads, which may still be in a callback
+// reading it while run_daemon returns and the process exits.
+LivePolicy* g_live_policy = nullptr;
+
 void* stopper_thread(void*) {
     smfi_stop();  // blocks until libmilter's listener lets go of its lock
     return nullptr;
@@ -109,9 +114,8 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
     log_open(settings.log);
     const std::string started_keys = daemon_keys(*loaded.conf);
     const std::string started_summary = loaded.policy->summary();
-    // Never freed: smfi_main returns without waiting for libmilter's worker threads, which may
-    // still be in a callback (reading `live`) while this function returns and the process exits.
-    LivePolicy& live = *new LivePolicy(loaded.policy);
+    g_live_policy = new LivePolicy(loaded.policy);
+    LivePolicy& live = *g_live_policy;
     // From here on the policy in force is live's alone: the start-up conf and policy must not
     // outlive a reload (a 500,000-rule conf would hold its memory for the process's life).
     loaded = LoadedPolicy{};
