@@ -20,6 +20,7 @@ struct DaemonSettings {
     bool foreground = false;
     LogTarget log = LogTarget::syslog;
     Protocol protocol = Protocol::lean;
+    std::optional<int> listen_backlog;  // unset: net.core.somaxconn
 };
 
 // Runs until SIGTERM/SIGINT; `loaded` is the checked conf and its policy.

@@ -152,6 +152,7 @@ int run(int argc, char** argv) {
     const std::string log = vm.count("log") ? get(vm, "log") : conf.daemon.log.value_or("syslog");
     settings.log = log == "stderr" ? LogTarget::stderr_stream : LogTarget::syslog;
     settings.protocol = get(vm, "protocol") == "full" ? Protocol::full : Protocol::lean;
+    settings.listen_backlog = conf.daemon.listen_backlog;
     if (settings.pidfile && settings.pidfile->front() != '/') throw Usage("--pidfile must be an absolute path");
     return run_daemon(settings, std::move(loaded));
 }

@@ -1,10 +1,11 @@
 // process: the Unix chores of a daemon, without libmilter: detaching from the terminal, the pid
-// file, dropping root, the threads' stack size, and the milter socket's file.
+// file, dropping root, the threads' stack size, the milter socket's file, the kernel's limits.
 #include "process.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 
@@ -44,28 +46,32 @@ std::string unix_socket_path(const std::string& spec) {
 }
 
 namespace {
-// A descriptor connected to the UNIX socket at `path`, or -1 when nothing accepts there.
-int connect_unix(const std::string& path) {
+enum class UnixPeer { listening, none };
+
+// Whether something listens on the UNIX socket at `path`. The connect never waits: a blocking
+// connect to a listener whose queue is full sleeps until the listener accepts, which is forever
+// when its accept loop is stuck. EAGAIN (queue full) means a listener is there.
+UnixPeer connect_unix(const std::string& path) {
     sockaddr_un sun{};
     sun.sun_family = AF_UNIX;
-    if (path.size() >= sizeof sun.sun_path) return -1;
+    if (path.size() >= sizeof sun.sun_path) return UnixPeer::none;
     std::memcpy(sun.sun_path, path.c_str(), path.size());
-    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return UnixPeer::none;
+    const bool listening = connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0 || errno == EAGAIN;
+    ::close(fd);
+    return listening ? UnixPeer::listening : UnixPeer::none;
 }
 }  // namespace
 
 // libmilter takes smfi_stop() only when its listener's poll returns, which without traffic
 // is a timeout of about 5 s; a connection to our own socket makes it return at once.
-// Best effort: a host name in the socket spec is not resolved.
+// Best effort, and it never waits (the caller pokes again): a host name in the socket spec is
+// not resolved, and the connect is non-blocking.
 void wake_listener(const std::string& spec, const std::string& socket_path) {
     int fd = -1;
     if (!socket_path.empty()) {
-        fd = connect_unix(socket_path);
+        [[maybe_unused]] UnixPeer peer = connect_unix(socket_path);
     } else {
         const bool v6 = spec.rfind("inet6:", 0) == 0;
         const std::string rest = spec.substr(v6 ? 6 : 5);
@@ -89,18 +95,30 @@ void wake_listener(const std::string& spec, const std::string& socket_path) {
         } else {
             return;
         }
-        fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0) [[maybe_unused]] int r = connect(fd, reinterpret_cast<sockaddr*>(&ss), length);
+        fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&ss), length) != 0 && errno == EINPROGRESS) {
+            pollfd done{fd, POLLOUT, 0};  // let the handshake finish, briefly: loopback takes microseconds
+            [[maybe_unused]] int ready = poll(&done, 1, 50);
+        }
     }
     if (fd >= 0) ::close(fd);
 }
 
 // Whether something accepts connections on the UNIX socket at `path`: then it is not stale.
-bool unix_socket_in_use(const std::string& path) {
-    const int fd = connect_unix(path);
-    if (fd < 0) return false;
+bool unix_socket_in_use(const std::string& path) { return connect_unix(path) == UnixPeer::listening; }
+
+// net.core.somaxconn, the kernel's cap on any listen queue (per network namespace).
+std::optional<int> kernel_somaxconn() {
+    const int fd = ::open("/proc/sys/net/core/somaxconn", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    char text[32] = {};
+    const ssize_t n = ::read(fd, text, sizeof text - 1);
     ::close(fd);
-    return true;
+    if (n <= 0) return std::nullopt;
+    char* end = nullptr;
+    const long value = std::strtol(text, &end, 10);
+    if (end == text || value <= 0 || value > INT_MAX) return std::nullopt;
+    return static_cast<int>(value);
 }
 
 std::optional<Account> find_account(const std::string& name) {

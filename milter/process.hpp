@@ -1,5 +1,6 @@
 // process: the Unix chores of a daemon, without libmilter: detaching from the terminal, the pid
-// file, dropping root, the threads' stack size, and the milter socket's file. Each returns what
+// file, dropping root, the threads' stack size, the milter socket's file, and the kernel's cap on
+// a listen queue. Each returns what
 // happened; the daemon decides what to log and which exit code it means.
 #pragma once
 
@@ -19,8 +20,10 @@ void set_session_stack_size();
 [[nodiscard]] std::string unix_socket_path(const std::string& spec);
 // Whether something accepts connections on the UNIX socket at `path`: then it is not stale.
 [[nodiscard]] bool unix_socket_in_use(const std::string& path);
-// Connects to our own listener so libmilter's poll returns and sees smfi_stop().
+// Connects to our own listener so libmilter's poll returns and sees smfi_stop(); never waits.
 void wake_listener(const std::string& spec, const std::string& socket_path);
+// net.core.somaxconn: the kernel caps every listen queue at it. nullopt when unreadable.
+[[nodiscard]] std::optional<int> kernel_somaxconn();
 
 struct Account {
     std::string name;

@@ -92,6 +92,29 @@ set +e; wait "$pid"; code=$?; set -e
     harness_fail "SIGINT: exit $code, socket or pid file left, or no log line"
 ok "SIGINT: a clean stop (exit 0, socket and pid file removed)"
 
+# The listen queue: net.core.somaxconn by default, listen-backlog when set; beyond somaxconn
+# the kernel caps it, and the log says so.
+somaxconn=$(cat /proc/sys/net/core/somaxconn)
+queue_of() { ss -Hlx src "$1" | awk '{print $4}'; }
+for want in default 16 $((somaxconn + 1)); do
+    printf 'local-domain = example.com\nlog = stderr\n' >"$tmp/backlog.conf"
+    [ "$want" = default ] || echo "listen-backlog = $want" >>"$tmp/backlog.conf"
+    "$bin" -c "$tmp/backlog.conf" -p "unix:$tmp/backlog.sock" -f 2>"$tmp/backlog.log" &
+    pid=$!
+    harness_track "$pid"
+    harness_wait_for 10 grep -q "starting" "$tmp/backlog.log" || harness_fail "did not start with listen-backlog $want"
+    got=$(queue_of "$tmp/backlog.sock")
+    case $want in
+      default) [ "$got" = "$somaxconn" ] && grep -q "listen-backlog=$somaxconn\$" "$tmp/backlog.log" ||
+                   harness_fail "default listen queue $got, want somaxconn $somaxconn" ;;
+      16) [ "$got" = 16 ] || harness_fail "listen-backlog = 16 gave a queue of $got" ;;
+      *) [ "$got" = "$somaxconn" ] && grep -q "listen-backlog = $want: the kernel caps it at net.core.somaxconn = $somaxconn" "$tmp/backlog.log" ||
+             harness_fail "listen-backlog = $want: queue $got, or no warning" ;;
+    esac
+    harness_stop_pid "$pid"
+done
+ok "listen queue: somaxconn ($somaxconn) by default, 16 when set so, capped at somaxconn with a warning above it"
+
 # A symlink planted where the pid file goes is not followed.
 echo keep >"$tmp/target"
 ln -s "$tmp/target" "$tmp/link.pid"

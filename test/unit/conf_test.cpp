@@ -30,7 +30,8 @@ TEST_CASE("A full conf is read into plain values", "[conf]") {
         "socket = inet:8890@127.0.0.1\n"
         "user = relaymilter\n"
         "pidfile = /run/relaymilter/relaymilter.pid\n"
-        "log = stderr\n";
+        "log = stderr\n"
+        "listen-backlog = 1024\n";
     ConfResult result = parse_conf(text, "test.conf");
     INFO((result.errors.empty() ? std::string() : result.errors[0].to_string()));
     REQUIRE(result.conf);
@@ -52,6 +53,7 @@ TEST_CASE("A full conf is read into plain values", "[conf]") {
     CHECK(c.daemon.user == "relaymilter");
     CHECK(c.daemon.pidfile == "/run/relaymilter/relaymilter.pid");
     CHECK(c.daemon.log == "stderr");
+    CHECK(c.daemon.listen_backlog == 1024);
 }
 
 TEST_CASE("An empty conf gives the documented defaults", "[conf]") {
@@ -62,6 +64,7 @@ TEST_CASE("An empty conf gives the documented defaults", "[conf]") {
     CHECK_FALSE(result.conf->policy.allow_open_relay);
     CHECK(result.conf->policy.reject_reply.to_string() == "550 5.7.1 Relaying prohibited");
     CHECK(result.conf->local_domains.empty());
+    CHECK_FALSE(result.conf->daemon.listen_backlog);  // the daemon then takes net.core.somaxconn
 }
 
 TEST_CASE("Conf errors name FILE:LINE, the key and the fix", "[conf]") {
@@ -101,6 +104,10 @@ TEST_CASE("Conf errors name FILE:LINE, the key and the fix", "[conf]") {
         {"relative socket", "socket = unix:relative.sock\n", "the socket path must be absolute"},
         {"relative pidfile", "pidfile = x.pid\n", "pidfile: 'x.pid' is not an absolute path"},
         {"bad log", "log = file\n", "log: 'file' is not syslog or stderr"},
+        {"backlog zero", "listen-backlog = 0\n", "test.conf:1: listen-backlog: '0' is not a number from 1 to 65535"},
+        {"backlog too deep", "listen-backlog = 65536\n", "listen-backlog: '65536' is not a number from 1 to 65535"},
+        {"backlog not a number", "listen-backlog = 4k\n", "listen-backlog: '4k' is not a number from 1 to 65535"},
+        {"backlog negative", "listen-backlog = -1\n", "listen-backlog: '-1' is not a number"},
         {"NUL byte", "mode = enforce\nlocal-domain = a\0b\n"sv, "test.conf:2: NUL byte in the line"},
         {"limit period", "login-recipient-limit = 500/1hour\n",
          "test.conf:1: login-recipient-limit: '500/1hour': the period is a number and one of s, m, h, d, e.g. 500/1h"},
