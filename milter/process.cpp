@@ -37,14 +37,6 @@ void set_session_stack_size() {
     pthread_attr_destroy(&attr);
 }
 
-// The filesystem path of a UNIX milter socket spec, or empty for inet sockets.
-std::string unix_socket_path(const std::string& spec) {
-    if (spec.rfind("unix:", 0) == 0) return spec.substr(5);
-    if (spec.rfind("local:", 0) == 0) return spec.substr(6);
-    if (!spec.empty() && spec.front() == '/') return spec;
-    return {};
-}
-
 namespace {
 enum class UnixPeer { listening, none };
 
@@ -68,18 +60,13 @@ UnixPeer connect_unix(const std::string& path) {
 // is a timeout of about 5 s; a connection to our own socket makes it return at once.
 // Best effort, and it never waits (the caller pokes again): a host name in the socket spec is
 // not resolved, and the connect is non-blocking.
-void wake_listener(const std::string& spec, const std::string& socket_path) {
+void wake_listener(const SocketSpec& listener) {
     int fd = -1;
-    if (!socket_path.empty()) {
-        [[maybe_unused]] UnixPeer peer = connect_unix(socket_path);
+    if (listener.kind() == SocketSpec::Kind::unix_path) {
+        [[maybe_unused]] UnixPeer peer = connect_unix(listener.path());
     } else {
-        const bool v6 = spec.rfind("inet6:", 0) == 0;
-        const std::string rest = spec.substr(v6 ? 6 : 5);
-        const auto at = rest.find('@');
-        const auto port = static_cast<uint16_t>(std::atoi(rest.substr(0, at).c_str()));
-        std::string host = at == std::string::npos ? "" : rest.substr(at + 1);
-        if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-        if (host.empty() || host == "0.0.0.0" || host == "::") host = v6 ? "::1" : "127.0.0.1";
+        const std::string host = listener.local_address();
+        const uint16_t port = listener.port();
         sockaddr_storage ss{};
         socklen_t length = 0;
         auto* sin = reinterpret_cast<sockaddr_in*>(&ss);

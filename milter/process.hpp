@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "socket_spec.hpp"
+
 namespace relaymilter {
 
 [[nodiscard]] std::string errno_text();
@@ -16,12 +18,10 @@ namespace relaymilter {
 // libmilter's session threads get small stacks (see process.cpp for the measurement).
 void set_session_stack_size();
 
-// The filesystem path of a UNIX milter socket spec, or empty for inet sockets.
-[[nodiscard]] std::string unix_socket_path(const std::string& spec);
 // Whether something accepts connections on the UNIX socket at `path`: then it is not stale.
 [[nodiscard]] bool unix_socket_in_use(const std::string& path);
 // Connects to our own listener so libmilter's poll returns and sees smfi_stop(); never waits.
-void wake_listener(const std::string& spec, const std::string& socket_path);
+void wake_listener(const SocketSpec& listener);
 // net.core.somaxconn: the kernel caps every listen queue at it. nullopt when unreadable.
 [[nodiscard]] std::optional<int> kernel_somaxconn();
 

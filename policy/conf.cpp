@@ -100,7 +100,7 @@ public:
     void choice(int line, std::string_view key, std::string_view value, const std::pair<std::string_view, T> (&names)[N],
                 T& out);
     void text(int line, std::string_view key, std::string_view value, std::optional<std::string>& out,
-              bool (*valid)(std::string_view), const char* what);
+              std::optional<std::string> (*problem)(std::string_view));
     void number(int line, std::string_view key, std::string_view value, std::optional<int>& out, int low, int high);
     void limit(int line, std::string_view key, std::string_view value, LimitSetting LimitSettings::*setting);
     void login_limit(int line, std::string_view key, std::string_view value);
@@ -119,9 +119,6 @@ private:
 
 constexpr std::pair<std::string_view, Mode> kModes[] = {{"enforce", Mode::enforce}, {"dry-run", Mode::dry_run}};
 
-bool is_user_name(std::string_view v) { return v.find_first_of(" \t:/") == std::string_view::npos; }
-bool is_absolute_path(std::string_view v) { return !v.empty() && v.front() == '/'; }
-bool is_log_target(std::string_view v) { return v == "syslog" || v == "stderr"; }
 
 const KeyInfo kKeys[] = {
     {"local-domain", true, [](Parser& p, int l, std::string_view k, std::string_view v) { p.local_domain(l, k, v); }},
@@ -138,20 +135,40 @@ const KeyInfo kKeys[] = {
      [](Parser& p, int l, std::string_view k, std::string_view v) { p.flag(l, k, v, p.conf.policy.allow_open_relay); }},
     {"socket", false,
      [](Parser& p, int l, std::string_view k, std::string_view v) {
-         if (auto problem = socket_spec_problem(v)) return p.error(l, std::string(k) + ": " + *problem);
-         p.conf.daemon.socket = std::string(v);
+         auto parsed = SocketSpec::parse(v);
+         if (auto* problem = std::get_if<std::string>(&parsed)) return p.error(l, std::string(k) + ": " + *problem);
+         p.conf.daemon.socket = std::get<SocketSpec>(parsed);
      }},
-    {"user", false,
-     [](Parser& p, int l, std::string_view k, std::string_view v) {
-         p.text(l, k, v, p.conf.daemon.user, is_user_name, "a user name");
-     }},
+    {"user", false, [](Parser& p, int l, std::string_view k, std::string_view v) { p.text(l, k, v, p.conf.daemon.user, user_problem); }},
     {"pidfile", false,
+     [](Parser& p, int l, std::string_view k, std::string_view v) { p.text(l, k, v, p.conf.daemon.pidfile, pidfile_problem); }},
+    {"log", false, [](Parser& p, int l, std::string_view k, std::string_view v) { p.text(l, k, v, p.conf.daemon.log, log_problem); }},
+    {"metrics", false,
      [](Parser& p, int l, std::string_view k, std::string_view v) {
-         p.text(l, k, v, p.conf.daemon.pidfile, is_absolute_path, "an absolute path");
+         std::string why;
+         p.conf.daemon.metrics = parse_metrics_address(v, why);
+         if (!p.conf.daemon.metrics) p.error(l, std::string(k) + ": '" + std::string(v) + "': " + why);
      }},
-    {"log", false,
+    {"limits-store", false,
+     [](Parser& p, int l, std::string_view, std::string_view v) {
+         std::string why;
+         auto address = parse_store_address(v, why);
+         if (!address) return p.error(l, why);  // the whole message, the password masked
+         p.conf.daemon.limits_store = *address;
+     }},
+    {"limits-store-timeout", false,
      [](Parser& p, int l, std::string_view k, std::string_view v) {
-         p.text(l, k, v, p.conf.daemon.log, is_log_target, "syslog or stderr");
+         std::string why;
+         auto timeout = parse_store_timeout(v, why);
+         if (!timeout) return p.error(l, std::string(k) + ": '" + std::string(v) + "': " + why);
+         p.conf.daemon.limits_store_timeout = *timeout;
+     }},
+    {"limits-store-failure", false,
+     [](Parser& p, int l, std::string_view k, std::string_view v) {
+         std::string why;
+         auto failure = parse_store_failure(v, why);
+         if (!failure) return p.error(l, std::string(k) + ": '" + std::string(v) + "': " + why);
+         p.conf.daemon.limits_store_failure = *failure;
      }},
     {"listen-backlog", false,
      [](Parser& p, int l, std::string_view k, std::string_view v) { p.number(l, k, v, p.conf.daemon.listen_backlog, 1, 65535); }},
@@ -258,8 +275,8 @@ void Parser::choice(int line, std::string_view key, std::string_view val, const 
 }
 
 void Parser::text(int line, std::string_view key, std::string_view val, std::optional<std::string>& out,
-                  bool (*valid)(std::string_view), const char* what) {
-    if (!valid(val)) return error(line, std::string(key) + ": '" + std::string(val) + "' is not " + what);
+                  std::optional<std::string> (*problem)(std::string_view)) {
+    if (auto why = problem(val)) return error(line, std::string(key) + ": " + *why);
     out = std::string(val);
 }
 
@@ -323,6 +340,21 @@ void Parser::finish() {
 
 }  // namespace
 
+std::optional<std::string> user_problem(std::string_view v) {
+    if (v.empty() || v.find_first_of(" \t:/") != std::string_view::npos) return "'" + std::string(v) + "' is not a user name";
+    return std::nullopt;
+}
+
+std::optional<std::string> pidfile_problem(std::string_view v) {
+    if (v.empty() || v.front() != '/') return "'" + std::string(v) + "' is not an absolute path";
+    return std::nullopt;
+}
+
+std::optional<std::string> log_problem(std::string_view v) {
+    if (v != "syslog" && v != "stderr") return "'" + std::string(v) + "' is not syslog or stderr";
+    return std::nullopt;
+}
+
 std::string Reply::to_string() const {
     std::string out = code;
     if (!enhanced.empty()) out += " " + enhanced;
@@ -365,33 +397,6 @@ std::optional<std::string> parse_reply(std::string_view text, Reply& reply, bool
     }
     reply = {std::string(code), std::move(enhanced), std::string(rest)};
     return std::nullopt;
-}
-
-std::optional<std::string> socket_spec_problem(std::string_view spec) {
-    const std::string shown = "'" + std::string(spec) + "'";
-    auto colon = spec.find(':');
-    if (colon == std::string_view::npos) {
-        if (!spec.empty() && spec.front() == '/') return std::nullopt;  // a bare path: a UNIX socket
-        return shown + " is not a milter socket: write unix:/path, inet:PORT@HOST or inet6:PORT@HOST";
-    }
-    std::string_view proto = spec.substr(0, colon);
-    std::string_view rest = spec.substr(colon + 1);
-    if (proto == "unix" || proto == "local") {
-        if (rest.empty() || rest.front() != '/') return shown + ": the socket path must be absolute";
-        return std::nullopt;
-    }
-    if (proto == "inet" || proto == "inet6") {
-        auto at = rest.find('@');
-        std::string_view port = rest.substr(0, at);
-        unsigned value = 0;
-        auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-        if (port.empty() || !all_digits(port) || ec != std::errc() || value == 0 || value > 65535) {
-            return shown + ": '" + std::string(port) + "' is not a port from 1 to 65535";
-        }
-        if (at != std::string_view::npos && at + 1 == rest.size()) return shown + ": no host after '@'";
-        return std::nullopt;
-    }
-    return shown + ": unknown socket type '" + std::string(proto) + "' (use unix, inet or inet6)";
 }
 
 // How many lines start with `key`: lets a million-rule conf fill its lists without regrowing them.

@@ -10,7 +10,10 @@
 
 #include "large_allocator.hpp"
 #include "limits.hpp"
+#include "metrics_address.hpp"
 #include "net.hpp"
+#include "socket_spec.hpp"
+#include "store_address.hpp"
 
 namespace relaymilter {
 
@@ -52,14 +55,25 @@ struct PolicyOptions {
     std::vector<uint16_t> authenticated_ports;
 };
 
-// The daemon's keys; its command line may override them. They take effect at start.
+// The daemon's keys; its command line may override some. They take effect at start.
 struct DaemonOptions {
-    std::optional<std::string> socket;
+    std::optional<SocketSpec> socket;
     std::optional<std::string> user;
     std::optional<std::string> pidfile;
-    std::optional<std::string> log;
+    std::optional<std::string> log;     // "syslog" or "stderr"
     std::optional<int> listen_backlog;  // the milter socket's listen queue; unset: the kernel's most
+    std::optional<MetricsAddress> metrics;  // unset: no metrics endpoint
+    StoreAddress limits_store;              // where the login limits are counted (memory by default)
+    Microseconds limits_store_timeout = kDefaultStoreTimeout;
+    StoreFailure limits_store_failure = StoreFailure::local;
+    friend bool operator==(const DaemonOptions&, const DaemonOptions&) = default;
 };
+
+// The daemon's values, checked the same wherever they come from (the conf or the command line):
+// why TEXT is not one, phrased for "KEY: why" and "--flag why".
+[[nodiscard]] std::optional<std::string> user_problem(std::string_view text);
+[[nodiscard]] std::optional<std::string> pidfile_problem(std::string_view text);
+[[nodiscard]] std::optional<std::string> log_problem(std::string_view text);
 
 struct Conf {
     std::string path;
@@ -88,8 +102,6 @@ struct ConfResult {
 // Checks `text` as if it were the file `name`.
 [[nodiscard]] ConfResult parse_conf(std::string_view text, const std::string& name);
 
-// Why `spec` is not a milter socket in libmilter's form, or nullopt when it is one.
-[[nodiscard]] std::optional<std::string> socket_spec_problem(std::string_view spec);
 // Why `text` is not a reply (5xx, or 4xx too with `temporary_too`; an optional enhanced code of
 // the same class; text), or nullopt with the reply stored.
 [[nodiscard]] std::optional<std::string> parse_reply(std::string_view text, Reply& reply, bool temporary_too = false);

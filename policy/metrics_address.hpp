@@ -20,6 +20,7 @@ struct MetricsAddress {
     [[nodiscard]] std::string to_string() const;
     // As an HTTP URL's authority: "127.0.0.1:9757", "[::1]:9757".
     [[nodiscard]] std::string host_port() const;
+    friend bool operator==(const MetricsAddress&, const MetricsAddress&) = default;
 };
 
 // "inet:PORT@ADDR" or "inet6:PORT@[ADDR]" (brackets optional), or why not (phrased for

@@ -49,7 +49,8 @@ TEST_CASE("A full conf is read into plain values", "[conf]") {
     CHECK(c.deny_nets.size() == 1);
     CHECK(c.policy.reject_reply.to_string() == "554 5.7.1 No relaying here");
     CHECK(c.policy.mode == Mode::dry_run);
-    CHECK(c.daemon.socket == "inet:8890@127.0.0.1");
+    REQUIRE(c.daemon.socket);
+    CHECK(c.daemon.socket->text() == "inet:8890@127.0.0.1");
     CHECK(c.daemon.user == "relaymilter");
     CHECK(c.daemon.pidfile == "/run/relaymilter/relaymilter.pid");
     CHECK(c.daemon.log == "stderr");
@@ -153,19 +154,6 @@ TEST_CASE("read_conf reports a missing file by name", "[conf]") {
     CHECK(result.errors[0].to_string() == "/nonexistent/relaymilter.conf: cannot open: No such file or directory");
 }
 
-TEST_CASE("socket_spec_problem knows libmilter's socket forms", "[conf]") {
-    CHECK_FALSE(socket_spec_problem("unix:/run/relaymilter/relaymilter.sock"));
-    CHECK_FALSE(socket_spec_problem("local:/run/x.sock"));
-    CHECK_FALSE(socket_spec_problem("inet:8890@127.0.0.1"));
-    CHECK_FALSE(socket_spec_problem("inet6:8890@[::1]"));
-    CHECK_FALSE(socket_spec_problem("inet:8890"));
-    CHECK_FALSE(socket_spec_problem("/run/x.sock"));
-    CHECK(socket_spec_problem("tcp:8890@127.0.0.1"));
-    CHECK(socket_spec_problem("inet:@127.0.0.1"));
-    CHECK(socket_spec_problem("inet:0@127.0.0.1"));
-    CHECK(socket_spec_problem("inet:8890@"));
-    CHECK(socket_spec_problem("x.sock"));
-}
 
 TEST_CASE("The open-relay check finds rules that cover a whole space alone or together", "[conf]") {
     struct Row {
