@@ -17,10 +17,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <string>
+#include <vector>
 
 #include "callbacks.hpp"
+#include "metrics.hpp"
 #include "process.hpp"
+#include "redis_store.hpp"
 #include "signals.hpp"
 #include "version.hpp"
 
@@ -39,6 +43,28 @@ constexpr std::chrono::seconds kParkDeadline{5};
 // reading it while run_daemon returns and the process exits.
 LivePolicy* g_live_policy = nullptr;
 LimitStore* g_limits_store = nullptr;
+MemoryStore* g_memory_store = nullptr;  // g_limits_store when the limits are counted here
+RedisStore* g_redis_store = nullptr;    // g_limits_store when they are shared
+Metrics* g_metrics = nullptr;           // null: no metrics endpoint
+
+Microseconds wall_clock() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<Microseconds>(ts.tv_sec) * kSecond + ts.tv_nsec / 1000;
+}
+
+// Every kTick the main loop forgets idle logins of the limits store and tells the metrics how
+// a Redis store is doing.
+constexpr std::chrono::seconds kTick{10};
+
+void tick() {
+    g_limits_store->expire(wall_clock());
+    if (g_metrics && g_redis_store) {
+        static uint64_t errors_seen = 0;
+        g_metrics->store_up(g_redis_store->up());
+        for (const uint64_t errors = g_redis_store->errors(); errors_seen < errors; ++errors_seen) g_metrics->store_error();
+    }
+}
 
 void* stopper_thread(void*) {
     smfi_stop();  // blocks until libmilter's listener lets go of its lock
@@ -61,23 +87,18 @@ bool start_thread_without_signals(void* (*run)(void*), void* arg, pthread_t& thr
     return started;
 }
 
-std::string daemon_keys(const Conf& conf) {
-    return conf.daemon.socket.value_or("") + "|" + conf.daemon.user.value_or("") + "|" + conf.daemon.pidfile.value_or("") + "|" +
-           conf.daemon.log.value_or("") + "|" + std::to_string(conf.daemon.listen_backlog.value_or(0));
-}
-
 // The listen queue: what the conf asks for, else the most the kernel allows (net.core.somaxconn).
 // Every MTA connection that finds the queue full is refused at once (Postfix: "Resource
 // temporarily unavailable", then 451 for good mail), so the default is as deep as it can be.
 int listen_backlog(const DaemonSettings& settings) {
     const std::optional<int> somaxconn = kernel_somaxconn();
-    if (!settings.listen_backlog) return somaxconn.value_or(SOMAXCONN);
-    if (somaxconn && *settings.listen_backlog > *somaxconn) {
-        log_line(LOG_WARNING, "listen-backlog = " + std::to_string(*settings.listen_backlog) +
-                                  ": the kernel caps it at net.core.somaxconn = " + std::to_string(*somaxconn) +
-                                  "; raise that sysctl to get more");
+    const std::optional<int> wanted = settings.conf.listen_backlog;
+    if (!wanted) return somaxconn.value_or(SOMAXCONN);
+    if (somaxconn && *wanted > *somaxconn) {
+        log_line(LOG_WARNING, "listen-backlog = " + std::to_string(*wanted) + ": the kernel caps it at net.core.somaxconn = " +
+                                  std::to_string(*somaxconn) + "; raise that sysctl to get more");
     }
-    return *settings.listen_backlog;
+    return *wanted;
 }
 
 std::string seconds_since(std::chrono::steady_clock::time_point start) {
@@ -91,21 +112,27 @@ std::string seconds_since(std::chrono::steady_clock::time_point start) {
 // accept loop but the allocator. No malloc_trim: it walks every arena with that arena's lock held
 // (measured under load: median 0.1 ms, up to 11 ms), and gave back only ~0.1 MiB since the rule
 // arrays are mapped on their own and unmapped when freed (policy/large_allocator.hpp).
-void reload(LivePolicy& live, const std::string& path, const std::string& started_keys) {
+void reload(LivePolicy& live, const std::string& path, const DaemonOptions& started, Metrics* metrics) {
     const auto start = std::chrono::steady_clock::now();
     LoadedPolicy loaded = load_policy(path);
     if (!loaded.policy) {
         for (const ConfError& error : loaded.errors) log_line(LOG_ERR, "reload refused: " + error.to_string());
         log_line(LOG_ERR, "reload refused: " + path + " has errors; the policy in force stays");
+        if (metrics) metrics->reload_refused();
         return;
     }
     live.replace(loaded.policy);
+    if (metrics) {
+        metrics->reload_ok();
+        metrics->rules(loaded.policy->counts());
+    }
     const std::string summary = loaded.policy->summary();
-    const bool daemon_keys_changed = daemon_keys(*loaded.conf) != started_keys;
+    const bool daemon_keys_changed = !(loaded.conf->daemon == started);
     loaded = LoadedPolicy{};  // drop our references: sessions may still hold the old policy
     log_line(LOG_INFO, "reload: " + path + ": " + summary + " (loaded in " + seconds_since(start) + ")");
     if (daemon_keys_changed) {
-        log_line(LOG_WARNING, "reload: socket, user, pidfile, log and listen-backlog changes take effect at restart");
+        log_line(LOG_WARNING, "reload: socket, user, pidfile, log, listen-backlog, metrics and limits-store "
+                              "changes take effect at restart");
     }
 }
 
@@ -113,7 +140,7 @@ void reload(LivePolicy& live, const std::string& path, const std::string& starte
 
 int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
     log_open(settings.log);
-    const std::string started_keys = daemon_keys(*loaded.conf);
+
     const std::string started_summary = loaded.policy->summary();
     g_live_policy = new LivePolicy(loaded.policy);
     LivePolicy& live = *g_live_policy;
@@ -137,13 +164,41 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
     }
 
     // The login limits' counters and locks: kept across reloads, and never freed, as the policy.
-    g_limits_store = new MemoryStore();
-    smfiDesc desc = bind_callbacks({live, *g_limits_store, nullptr, settings.protocol});
+    // A Redis store that refuses us (wrong password, no such database) stops the start; one that
+    // is only unreachable does not: its failure mode applies until it answers.
+    const DaemonOptions& options = settings.conf;
+    if (options.limits_store.shared()) {
+        const StoreCheck check = RedisStore::check(options.limits_store, options.limits_store_timeout);
+        if (check.result == StoreCheck::Result::refused) {
+            log_line(LOG_ERR, "limits-store = " + options.limits_store.display() + ": " + check.why);
+            return EX_CONFIG;
+        }
+        auto* redis = new RedisStore(options.limits_store, store_options(options));
+        g_redis_store = redis;
+        g_limits_store = redis;
+        if (check.result == StoreCheck::Result::unreachable) {
+            log_line(LOG_WARNING, "limits-store = " + options.limits_store.display() + ": cannot reach it now (" + check.why +
+                                      "); " + (options.limits_store_failure == StoreFailure::local
+                                                   ? "counting locally until it answers"
+                                                   : "authenticated relays get tempfail until it answers"));
+        }
+    } else {
+        g_limits_store = g_memory_store = new MemoryStore();
+    }
+    if (options.metrics) {
+        std::vector<std::string> stages(std::begin(kCallbackStages), std::end(kCallbackStages));
+        g_metrics = new Metrics({kVersion, stages, options.limits_store.shared()});
+        g_metrics->rules(live.current()->counts());
+        if (g_memory_store) {
+            g_metrics->locked_logins_from([] { return std::optional<double>(double(g_memory_store->locked(wall_clock()))); });
+        }
+    }
+    smfiDesc desc = bind_callbacks({live, *g_limits_store, g_metrics, settings.protocol});
     if (smfi_register(desc) != MI_SUCCESS) {
         log_line(LOG_ERR, "smfi_register failed");
         return EX_SOFTWARE;
     }
-    std::string spec = settings.socket;
+    std::string spec = settings.socket.text();
     if (smfi_setconn(spec.data()) != MI_SUCCESS) {
         log_line(LOG_ERR, "socket '" + spec + "': libmilter refused it");
         return EX_USAGE;
@@ -153,7 +208,7 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
         log_line(LOG_ERR, "listen backlog " + std::to_string(backlog) + ": libmilter refused it");
         return EX_SOFTWARE;
     }
-    const std::string socket_path = unix_socket_path(spec);
+    const std::string socket_path = settings.socket.kind() == SocketSpec::Kind::unix_path ? settings.socket.path() : "";
     if (!socket_path.empty() && unix_socket_in_use(socket_path)) {
         log_line(LOG_ERR, "cannot create the milter socket '" + spec + "': another process is listening on it");
         return EX_OSERR;
@@ -206,6 +261,11 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
     sigset_t old_mask;
     pthread_sigmask(SIG_BLOCK, &three, &old_mask);
     if (!install_signal_handlers()) return fail(EX_OSERR, "pipe: " + errno_text());
+    // The metrics endpoint's threads: in the process that serves (after detaching) and with the
+    // signals blocked, so that none of them ever takes one.
+    if (g_metrics) {
+        if (auto why = g_metrics->start(*options.metrics)) return fail(EX_OSERR, *why);
+    }
     set_session_stack_size();
     signal(SIGPIPE, SIG_IGN);
     int milter_result = MI_FAILURE;
@@ -230,9 +290,15 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
     bool stopping = false;
     std::chrono::steady_clock::time_point stop_deadline;
     bool ended = false;
+    auto next_tick = std::chrono::steady_clock::now();
     while (!ended) {
+        if (std::chrono::steady_clock::now() >= next_tick) {  // the chores of every few seconds
+            tick();
+            next_tick = std::chrono::steady_clock::now() + kTick;
+        }
         pollfd pfd{signal_wake_fd(), POLLIN, 0};
-        if (poll(&pfd, 1, stopping ? 100 : -1) < 0 && errno != EINTR) {
+        if (poll(&pfd, 1, stopping ? 100 : static_cast<int>(std::chrono::milliseconds(kTick).count())) < 0 &&
+            errno != EINTR) {
             log_line(LOG_ERR, "poll: " + errno_text());
             usleep(100'000);  // ENOMEM: try again, rather than spin
         }
@@ -251,7 +317,7 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
                 smfi_stop();
             }
         } else if (!stopping && taken.reload) {  // any number of SIGHUPs since the last turn: one reload
-            reload(live, settings.conf_path, started_keys);
+            reload(live, settings.conf_path, options, g_metrics);
         }
         if (stopping && !ended) {  // poke the listener until libmilter's loop has ended
             if (std::chrono::steady_clock::now() > stop_deadline) {
@@ -260,7 +326,7 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
                 pthread_detach(milter);
                 break;
             }
-            wake_listener(spec, socket_path);
+            wake_listener(settings.socket);
         }
     }
     if (ended) pthread_join(milter, nullptr);

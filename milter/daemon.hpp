@@ -6,22 +6,10 @@
 #include <optional>
 #include <string>
 
-#include "callbacks.hpp"
-#include "log.hpp"
 #include "policy.hpp"
+#include "settings.hpp"
 
 namespace relaymilter {
-
-struct DaemonSettings {
-    std::string conf_path;
-    std::string socket;
-    std::optional<std::string> user;
-    std::optional<std::string> pidfile;
-    bool foreground = false;
-    LogTarget log = LogTarget::syslog;
-    Protocol protocol = Protocol::lean;
-    std::optional<int> listen_backlog;  // unset: net.core.somaxconn
-};
 
 // Runs until SIGTERM/SIGINT; `loaded` is the checked conf and its policy.
 [[nodiscard]] int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded);

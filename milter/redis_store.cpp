@@ -475,4 +475,11 @@ StoreCheck RedisStore::check(const StoreAddress& address, Microseconds timeout) 
     return {refused ? StoreCheck::Result::refused : StoreCheck::Result::unreachable, display + ": " + failure.reason};
 }
 
+RedisStoreOptions store_options(const DaemonOptions& conf, std::optional<StoreFailure> failure) {
+    RedisStoreOptions options;
+    options.timeout = conf.limits_store_timeout;
+    options.failure = failure.value_or(conf.limits_store_failure);
+    return options;
+}
+
 }  // namespace relaymilter

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "conf.hpp"
 #include "limit_store.hpp"
 #include "store_address.hpp"
 
@@ -34,6 +35,9 @@ struct RedisStoreOptions {
     // with the memory store on one fake clock). Never set by the daemon.
     bool attempt_clock = false;
 };
+
+// The options the conf's limits-store keys give (the failure mode as `failure` says, when set).
+[[nodiscard]] RedisStoreOptions store_options(const DaemonOptions& conf, std::optional<StoreFailure> failure = std::nullopt);
 
 // Whether a store at an address can work, as check() found it.
 struct StoreCheck {

@@ -28,7 +28,7 @@ t.expect_log("reject: client=", 1)
 -- A good conf that also names another socket: the policy is taken, the socket stays until restart.
 t.write_file(CONF, "local-domain = example.com\nsocket = unix:/nonexistent/other.sock\nlog = stderr\n")
 t.run("kill -HUP " .. PID)
-t.wait_log("reload: socket, user, pidfile, log and listen-backlog changes take effect at restart", 1, 10)
+t.wait_log("reload: socket, user, pidfile, log, listen-backlog, metrics and limits-store changes take effect at restart", 1, 10)
 conn = t.session("mx.outside.test", "203.0.113.9")
 t.mail(conn, "<a@b.test>")
 t.rcpt(conn, "<user@example.net>", "reject")  -- the new policy (no allow-net), on the old socket
