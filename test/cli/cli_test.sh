@@ -62,6 +62,17 @@ bad.conf:5: mode: 'maybe' is not enforce or dry-run
 bad.conf:6: allow-net = 0.0.0.0/0: covers every address and makes an open relay; set allow-open-relay = yes if that is really meant
 bad.conf:7: socket: 'tcp:8890': unknown socket type 'tcp' (use unix, inet or inet6)" \
     -- -c bad.conf -n
+contains "--check-config: a socket directory that does not exist is a warning, exit 0" 0 \
+    "good.conf: warning: socket unix:/nonexistent-dir/r.sock: the directory /nonexistent-dir does not exist" \
+    -- -c good.conf -p unix:/nonexistent-dir/r.sock -n
+contains "--check-config: a user that does not exist is an error, exit 78" 78 \
+    "good.conf: user 'no-such-user-rm': no such user (the daemon would stop with exit 78)" \
+    -- -c good.conf -u no-such-user-rm -n
+printf 'allow-net = 192.0.2.0/24\n' >"${TMPDIR:-/tmp}/relaymilter-cli-nolocal.$$.conf"
+contains "--check-config: no local-domain is a warning" 0 \
+    "warning: no local-domain: every recipient is a relay attempt" \
+    -- -c "${TMPDIR:-/tmp}/relaymilter-cli-nolocal.$$.conf" -n
+rm -f "${TMPDIR:-/tmp}/relaymilter-cli-nolocal.$$.conf"
 check "--check-config on a missing file" 78 "/nonexistent.conf: cannot open: No such file or directory" \
     -- -c /nonexistent.conf -n
 
