@@ -106,9 +106,11 @@ std::optional<IpAddress> listener_of(SMFICTX* ctx) {
     return std::nullopt;
 }
 
-// The listener's port from {daemon_port}, when the MTA gave one that reads as a port.
+// The listener's port from {daemon_port} (Postfix, Sendmail) or a bare daemon_port (libmilter
+// matches long names only as sent), when the MTA gave one that reads as a port.
 std::optional<uint16_t> port_of(SMFICTX* ctx) {
-    const std::string text = macro(ctx, "{daemon_port}");
+    std::string text = macro(ctx, "{daemon_port}");
+    if (text.empty()) text = macro(ctx, "daemon_port");
     unsigned value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535) {
