@@ -15,26 +15,12 @@
 # bounded: a load run that outlives its length by 60 s is killed and fails.
 # Run as root:  load_test.sh RELAYMILTER SMTP_LOAD [SECONDS] [SESSIONS]
 set -uo pipefail  # no -e: every check counts its own failure
-bin=$(realpath "$1")
-load=$(realpath "$2")
 seconds=${3:-60}
 sessions=${4:-500}
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/harness.sh"
-. "$here/postfix_lib.sh"
-. "$here/checks.sh"
-trap 'pf_stop; harness_cleanup' EXIT
-[ "$(id -u)" = 0 ] || harness_fail "run as root"
-[ -x "$load" ] || harness_fail "no load generator at $load"
+. "$here/load_lib.sh"
+load_setup "$1" "$2"
 
-harness_tmpdir
-tmp=$HARNESS_TMP
-mkdir "$tmp/run"
-chown postfix "$tmp/run"
-socket=$tmp/run/relaymilter.sock
-conf=$tmp/relaymilter.conf
-mlog=$tmp/relaymilter.log
-milter_args=(-u postfix)
 good='local-domain = example.com
 allow-net = 127.0.0.3
 log = stderr'

@@ -11,27 +11,13 @@
 # With SANITIZERS (the build's, e.g. address,undefined) it exits 77, skipped: ASan keeps freed
 # memory in quarantine and its RSS readings (50-67 MiB here, in no order) say nothing of ours.
 set -uo pipefail  # no -e: every check counts its own failure
-bin=$(realpath "$1")
-load=$(realpath "$2")
 if [ -n "${3:-}" ]; then echo "skipped: built with -fsanitize=$3, whose allocator decides RSS"; exit 77; fi
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/harness.sh"
-. "$here/postfix_lib.sh"
-. "$here/checks.sh"
-trap 'pf_stop; harness_cleanup' EXIT
-[ "$(id -u)" = 0 ] || harness_fail "run as root"
-[ -x "$load" ] || harness_fail "no load generator at $load"
+. "$here/load_lib.sh"
+load_setup "$1" "$2"
 
 sessions=50
 seconds=10
-harness_tmpdir
-tmp=$HARNESS_TMP
-mkdir "$tmp/run"
-chown postfix "$tmp/run"
-socket=$tmp/run/relaymilter.sock
-conf=$tmp/relaymilter.conf
-mlog=$tmp/relaymilter.log
-milter_args=(-u postfix)
 small='local-domain = example.com
 allow-net = 127.0.0.3
 log = stderr'

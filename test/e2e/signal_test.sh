@@ -11,25 +11,12 @@
 # It also checks that no relaymilter thread waits in sigwait (rt_sigtimedwait): libmilter's
 # signal thread must be parked. Run as root:  signal_test.sh RELAYMILTER SMTP_LOAD [ROUNDS]
 set -uo pipefail  # no -e: every check counts its own failure
-bin=$(realpath "$1")
-load=$(realpath "$2")
 rounds=${3:-20}
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/harness.sh"
-. "$here/postfix_lib.sh"
-. "$here/checks.sh"
-trap 'pf_stop; harness_cleanup' EXIT
-[ "$(id -u)" = 0 ] || harness_fail "run as root"
-[ -x "$load" ] || harness_fail "no load generator at $load"
+. "$here/load_lib.sh"
+load_setup "$1" "$2"
 
 sessions=200
-harness_tmpdir
-tmp=$HARNESS_TMP
-mkdir "$tmp/run"
-chown postfix "$tmp/run"
-socket=$tmp/run/relaymilter.sock
-conf=$tmp/relaymilter.conf
-mlog=$tmp/relaymilter.log
 pidfile=$tmp/run/relaymilter.pid
 milter_args=(-u postfix -P "$pidfile")
 # 100,000 allow-nets besides the rules the load needs: each reload takes a while, so signals

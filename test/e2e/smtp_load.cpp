@@ -20,11 +20,7 @@
 //             must pass)
 //   tempfail  a 4xx on the way (what a fail-closed MTA answers while the milter is down)
 //   error     no answer: connection refused, reset, or timeout
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -35,11 +31,12 @@
 #include <thread>
 #include <vector>
 
+#include "smtp_client.hpp"
+
 namespace {
 
 struct Options {
-    std::string host = "127.0.0.1";
-    uint16_t port = 25;
+    smtp_test::Endpoint server{"127.0.0.1", 25};
     int sessions = 10;
     int seconds = 10;
     std::string out = "/dev/stdout";
@@ -50,92 +47,10 @@ struct Options {
 std::atomic<bool> g_stop{false};
 void on_stop(int) { g_stop.store(true); }
 
-std::string base64(const std::string& in) {
-    static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        uint32_t v = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) | uint8_t(in[i + 2]);
-        for (int s : {18, 12, 6, 0}) out += table[(v >> s) & 63];
-    }
-    if (i < in.size()) {
-        uint32_t v = uint32_t(uint8_t(in[i])) << 16;
-        if (i + 1 < in.size()) v |= uint32_t(uint8_t(in[i + 1])) << 8;
-        out += table[(v >> 18) & 63];
-        out += table[(v >> 12) & 63];
-        out += i + 1 < in.size() ? table[(v >> 6) & 63] : '=';
-        out += '=';
-    }
-    return out;
-}
-
 int64_t now_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
-
-// One SMTP connection with line-based replies; every failure throws.
-class Smtp {
-public:
-    Smtp(const Options& o, const char* source) {
-        fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd_ < 0) throw std::runtime_error("socket");
-        timeval tv{15, 0};
-        setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        sockaddr_in local{};
-        local.sin_family = AF_INET;
-        inet_pton(AF_INET, source, &local.sin_addr);
-        if (bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) throw std::runtime_error("bind");
-        sockaddr_in server{};
-        server.sin_family = AF_INET;
-        server.sin_port = htons(o.port);
-        inet_pton(AF_INET, o.host.c_str(), &server.sin_addr);
-        if (connect(fd_, reinterpret_cast<sockaddr*>(&server), sizeof server) != 0) throw std::runtime_error("connect");
-    }
-    ~Smtp() { close(fd_); }
-    Smtp(const Smtp&) = delete;
-    Smtp& operator=(const Smtp&) = delete;
-
-    // The reply code of the next (possibly multi-line) reply.
-    int reply() {
-        for (;;) {
-            std::string line = read_line();
-            if (line.size() < 3) throw std::runtime_error("short reply");
-            if (line.size() == 3 || line[3] != '-') return std::stoi(line.substr(0, 3));
-        }
-    }
-    int command(const std::string& text) {
-        send(text + "\r\n");
-        return reply();
-    }
-    void send(const std::string& text) {
-        size_t done = 0;
-        while (done < text.size()) {
-            ssize_t n = write(fd_, text.data() + done, text.size() - done);
-            if (n <= 0) throw std::runtime_error("write");
-            done += static_cast<size_t>(n);
-        }
-    }
-
-private:
-    std::string read_line() {
-        for (;;) {
-            auto eol = buffer_.find("\r\n");
-            if (eol != std::string::npos) {
-                std::string line = buffer_.substr(0, eol);
-                buffer_.erase(0, eol + 2);
-                return line;
-            }
-            char chunk[4096];
-            ssize_t n = read(fd_, chunk, sizeof chunk);
-            if (n <= 0) throw std::runtime_error(n == 0 ? "closed" : "read timeout or reset");
-            buffer_.append(chunk, static_cast<size_t>(n));
-        }
-    }
-    int fd_ = -1;
-    std::string buffer_;
-};
 
 enum class Kind { refused, allowed, local, auth };
 const char* kind_name(Kind k) {
@@ -159,19 +74,19 @@ Result session(const Options& o, Kind kind, long n) {
                          : kind == Kind::local ? "example.com" : "auth.test";
     auto tempfail = [](int code) { return code >= 400 && code < 500; };
     try {
-        Smtp smtp(o, source);
-        int code = smtp.reply();
+        smtp_test::Connection smtp(o.server, source);
+        int code = smtp.reply().code;
         if (code != 220) return {tempfail(code) ? "tempfail" : "error", "banner=" + std::to_string(code)};
-        code = smtp.command("EHLO load.test");
+        code = smtp.command("EHLO load.test").code;
         if (code != 250) return {tempfail(code) ? "tempfail" : "error", "EHLO=" + std::to_string(code)};
         if (kind == Kind::auth) {
-            code = smtp.command("AUTH PLAIN " + base64(std::string(1, '\0') + o.auth_user + '\0' + o.auth_password));
+            code = smtp.auth_plain(o.auth_user, o.auth_password).code;
             if (code != 235) return {tempfail(code) ? "tempfail" : "error", "AUTH=" + std::to_string(code)};
         }
-        code = smtp.command("MAIL FROM:<load@sender.test>");
+        code = smtp.command("MAIL FROM:<load@sender.test>").code;
         if (code != 250) return {tempfail(code) ? "tempfail" : "error", "MAIL=" + std::to_string(code)};
         const std::string rcpt = "n" + std::to_string(n) + "@" + domain;
-        code = smtp.command("RCPT TO:<" + rcpt + ">");
+        code = smtp.command("RCPT TO:<" + rcpt + ">").code;
         std::string detail = "RCPT=" + std::to_string(code);
         if (tempfail(code)) return {"tempfail", detail};
         if (kind == Kind::refused) {
@@ -182,10 +97,10 @@ Result session(const Options& o, Kind kind, long n) {
             smtp.command("QUIT");
             return {code >= 500 ? "wrong" : "error", detail};
         }
-        code = smtp.command("DATA");
+        code = smtp.command("DATA").code;
         if (code != 354) return {tempfail(code) ? "tempfail" : "error", detail + " DATA=" + std::to_string(code)};
         smtp.send("Subject: load " + rcpt + "\r\n\r\nload test\r\n.\r\n");
-        code = smtp.reply();
+        code = smtp.reply().code;
         detail += " END=" + std::to_string(code);
         smtp.command("QUIT");
         if (code == 250) return {"ok", detail};
@@ -202,9 +117,7 @@ int main(int argc, char** argv) {
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string key = argv[i], value = argv[i + 1];
         if (key == "--server") {
-            auto colon = value.rfind(':');
-            o.host = value.substr(0, colon);
-            o.port = static_cast<uint16_t>(std::stoi(value.substr(colon + 1)));
+            o.server = smtp_test::Endpoint::parse(value);
         } else if (key == "--sessions") {
             o.sessions = std::stoi(value);
         } else if (key == "--seconds") {
