@@ -6,16 +6,15 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/harness.sh"
+. "$here/../lib/redis_lib.sh"
 build=${1:?usage: store_bench.sh BUILD_DIR [--quick]}
 shift
-trap harness_cleanup EXIT
+trap 'redis_stop_all "$HARNESS_TMP"; harness_cleanup' EXIT
 trap 'exit 130' INT TERM
 harness_tmpdir
 port=$(harness_free_port)
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$HARNESS_TMP" \
-    --unixsocket "$HARNESS_TMP/redis.sock" --unixsocketperm 700 --logfile "$HARNESS_TMP/redis.log" &
-harness_track $!
-harness_wait_for 20 sh -c "redis-cli -h 127.0.0.1 -p $port ping | grep -q PONG" || harness_fail "redis-server did not start"
+redis_start "$HARNESS_TMP" redis "$port" --unixsocket "$HARNESS_TMP/redis.sock" --unixsocketperm 700 ||
+    harness_fail "redis-server did not start"
 "$build/test/bench/store_bench" --port "$port" --socket "$HARNESS_TMP/redis.sock" "$@"
 echo
 echo "the Redis side (INFO commandstats: calls, usec per call):"
