@@ -198,6 +198,9 @@ TEST_CASE("Redis store: a stalled Redis (CLIENT PAUSE): no decision waits past t
     REQUIRE(admin.text({"CLIENT", "PAUSE", "4000", "ALL"}) == "OK");
     const auto paused = SteadyClock::now();
     REQUIRE(wait_until([&] { return !local.up() && !tempfail.up(); }, 20) >= 0);
+    // The thread that took a store down counts its answer only once relay() returns: wait for it
+    // (a busy machine can deschedule it right after up() turned false).
+    CHECK(wait_until([&] { return traffic.of(1).unavailable > 0 && local.fallbacks() > 0; }, 20) >= 0);
     const long unavailable_before = traffic.of(1).unavailable;
     admin.command({"PING"});  // answered once the pause is over
     const double pause_seconds = std::chrono::duration<double>(SteadyClock::now() - paused).count();
