@@ -1,5 +1,6 @@
 -- ports.lua: authenticated-port against what MTAs really send in {daemon_port}: Postfix's and
--- Sendmail's "{daemon_port}", the bare "daemon_port" some MTAs write, values that are no port,
+-- Sendmail's "{daemon_port}", a bare "daemon_port" (an MTA naming the macro without braces:
+-- libmilter matches long names only as sent; Postfix and Sendmail send the braces), values that are no port,
 -- and no port at all. Without a port it fails closed (authentication allows no relay) and logs
 -- that once per session, however many recipients. Local mail passes whatever the port.
 local t = dofile(DIR .. "/lib.lua")
@@ -24,7 +25,7 @@ session("{daemon_port}=587 relays", { "{daemon_port}", "587" }, "continue")
 session("{daemon_port}=465 relays", { "{daemon_port}", "465" }, "continue")
 session("{daemon_port}=25 is judged as if unauthenticated", { "{daemon_port}", "25" }, "reject")
 t.expect_log("auth=alice@example.com from=<alice@example.com> to=<friend@example.net> rule=default", 1)
--- The bare spelling, as some MTAs send long macro names.
+-- The bare spelling: no MTA run here sends it, but one naming the macro so must not lose the port.
 session("daemon_port=587 (no braces) relays", { "daemon_port", "587" }, "continue")
 session("daemon_port=25 (no braces) does not", { "daemon_port", "25" }, "reject")
 t.expect_log(unknown, 0)
