@@ -2,9 +2,9 @@
 # mta_e2e: relaymilter inside a real MTA (a private instance on loopback), driven by a real SMTP
 # client (smtp_dialog) from loopback source addresses, with real SMTP AUTH, following each message
 # to where the MTA delivered it. The cases are one table for every MTA (relay_cases.sh,
-# notice_cases.sh); the MTA's adapter (postfix_adapter.sh, sendmail_adapter.sh) says how to reach
-# it and how its replies and log lines read. Each refusal is checked in the client's reply, the
-# MTA's log and relaymilter's log. Run as root:
+# notice_cases.sh, limit_cases.sh, metrics_cases.sh); the MTA's adapter (postfix_adapter.sh,
+# sendmail_adapter.sh) says how to reach it and how its replies and log lines read. Each refusal
+# is checked in the client's reply, the MTA's log and relaymilter's log. Run as root:
 #   mta_e2e.sh postfix|sendmail RELAYMILTER SMTP_DIALOG [SENDMAIL_CACHE_DIR]
 set -uo pipefail  # no -e: every check counts its own failure and the run goes on
 mta=$1
@@ -14,6 +14,7 @@ cache=${4:-$(dirname "$bin")/../sendmail-cache}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/harness.sh"
 . "$here/checks.sh"
+. "$here/../lib/metrics_lib.sh"
 case $mta in
 postfix) . "$here/postfix_lib.sh" ;;
 sendmail) . "$here/sendmail_lib.sh" ;;
@@ -31,6 +32,7 @@ socket="$tmp/run/relaymilter.sock"
 conf="$tmp/relaymilter.conf"
 mlog="$tmp/relaymilter.log"
 milter_args=(-u postfix)
+METRICS_PORT=$(harness_free_port)
 
 write_conf() {  # write_conf [EXTRA LINE...]
     cat >"$conf" <<CONF
@@ -40,6 +42,7 @@ allow-net = 127.0.0.3
 internal-address = $MTA_INTERNAL_IP
 deny-net = 127.0.0.66
 log = stderr
+metrics = inet:$METRICS_PORT@127.0.0.1
 CONF
     [ $# -eq 0 ] || printf '%s\n' "$@" >>"$conf"
 }
@@ -342,8 +345,9 @@ else
     bad "reload under traffic: $sessions sessions, $odd failed, $early_refusals refused before the good reload, $late_refusals after it, $after_bad/$after_bad_all accepted after the bad one"
     grep -vE 'RCPT TO:<[^>]*> -> (250|550) ' "$tmp"/traffic.* | head -5
 fi
-write_conf
-kill -HUP "$MILTER_PID"
+reload_conf
+
+. "$here/metrics_cases.sh"
 
 mta_extra_phases
 
