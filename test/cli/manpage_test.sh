@@ -1,7 +1,8 @@
 #!/bin/bash
 # manpage_test: relaymilter(8) and relaymilter.conf(5) pass mandoc's lint and groff's warnings,
 # render with man -l, and agree with the program: every option --help lists is in relaymilter(8)
-# and every option relaymilter(8) documents is in --help; every conf key is in relaymilter.conf(5).
+# and every option relaymilter(8) documents is in --help; every conf key is in relaymilter.conf(5);
+# every metric the daemon serves is in relaymilter(8).
 #   manpage_test.sh RELAYMILTER
 set -uo pipefail
 bin=$(realpath "$1")
@@ -43,4 +44,12 @@ for key in $keys; do
     grep -q "\"$key = \|^\.BR\? \"$key = \|$key = " "$man5" || bad "conf key $key is not in relaymilter.conf(5)"
 done
 ok "every conf key ($(wc -w <<<"$keys")) is in relaymilter.conf(5)"
+# The metrics as the code names them (milter/metrics.cpp, milter/process_metrics.cpp).
+metrics=$(grep -ohE '"(relaymilter|process)_[a-z_]+"' "$top/milter/metrics.cpp" "$top/milter/process_metrics.cpp" | tr -d '"' | sort -u)
+[ "$(wc -w <<<"$metrics")" -ge 15 ] || bad "found only $(wc -w <<<"$metrics") metrics in milter/"
+metrics_section=$(sed -n '/^\.SH METRICS/,/^\.SH /p' "$man8")
+for metric in $metrics; do
+    grep -qE "^\.BR? $metric( |{|$)|\" $metric( |$)" <<<"$metrics_section" || bad "metric $metric is not in relaymilter(8) METRICS"
+done
+ok "every metric ($(wc -w <<<"$metrics")) is in relaymilter(8) METRICS"
 [ "$failures" = 0 ] || exit 1
