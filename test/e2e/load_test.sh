@@ -10,6 +10,9 @@
 #      4xx (never a 250 for a refused relay); every session that starts once its socket listens
 #      again is decided right; and Postfix's log shows no refused relay delivered at any time.
 # A worker of smtp_load waits 1 s after a failed session before its next, as a real client does.
+# Through phases 1 and 2 the metrics endpoint is scraped once a second, as Prometheus would, and
+# must answer every time; the phases' checks are the same with it as without, and afterwards
+# relaymilter_decisions_total must hold each of their sessions' recipients under its rule.
 # Every phase must have run sessions (a phase without any fails), and Postfix must never have
 # found relaymilter's listen queue full ("Resource temporarily unavailable"). Every wait is
 # bounded: a load run that outlives its length by 60 s is killed and fails.
@@ -20,10 +23,13 @@ sessions=${4:-500}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/load_lib.sh"
 load_setup "$1" "$2"
+. "$here/../lib/metrics_lib.sh"
 
-good='local-domain = example.com
+metrics_port=$(harness_free_port)
+good="local-domain = example.com
 allow-net = 127.0.0.3
-log = stderr'
+log = stderr
+metrics = inet:$metrics_port@127.0.0.1"
 echo "$good" >"$conf"
 
 # Postfix sized for SESSIONS clients at once, with no per-client limits or artificial delays.
@@ -69,6 +75,20 @@ wait_load() {
 }
 count() { awk -v w="$2" '$4 == w' "$tmp/$1.sessions" | wc -l; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$MILTER_PID/status" 2>/dev/null || echo 0; }
+
+# scraper: a scrape a second until $tmp/stop_scraper exists (at most 1,000); a line each: TIME
+# ok|failed. The last scrape stays in $tmp/scrape.last.
+scraper() {
+    local i=0
+    while [ ! -e "$tmp/stop_scraper" ] && [ $i -lt 1000 ]; do
+        i=$((i + 1))
+        if metrics_scrape "$metrics_port" "$tmp/scrape.last"; then echo "$(date +%s) ok"; else echo "$(date +%s) failed"; fi
+        sleep 1
+    done >"$tmp/scrapes"
+}
+scraper &
+scraper_pid=$!
+harness_track "$scraper_pid"
 
 # --- 1. steady load -------------------------------------------------------------------------------
 run_load steady "$seconds"
@@ -118,6 +138,27 @@ else
     grep -v " ok " "$tmp/reload.sessions" | head -5
 fi
 milter_alive && ! grep -q "ended on its own" "$mlog" || bad "relaymilter stopped during the reloads"
+touch "$tmp/stop_scraper"
+wait "$scraper_pid"
+scrapes=$(wc -l <"$tmp/scrapes")
+failed_scrapes=$(grep -c failed "$tmp/scrapes")
+if [ "$scrapes" -gt 0 ] && [ "$failed_scrapes" = 0 ]; then
+    ok "metrics scraped every second through phases 1 and 2: $scrapes scrapes, none failed"
+else
+    bad "metrics through phases 1 and 2: $scrapes scrapes, $failed_scrapes failed"
+fi
+# Each session of phases 1 and 2 sent one recipient: the counters must hold them all, by kind.
+metrics_scrape "$metrics_port" "$tmp/scrape.final" || bad "no scrape after phase 2"
+counted() { metrics_value "$tmp/scrape.final" "relaymilter_decisions_total{rule=\"$1\",verdict=\"$2\"}"; }
+sent() { cat "$tmp/steady.sessions" "$tmp/reload.sessions" | awk -v k="$1" '$3 == k' | wc -l; }
+got="$(counted default reject) $(counted allow-net accept) $(counted local-domain accept) $(counted authenticated accept)"
+want="$(sent refused) $(sent allowed) $(sent local) $(sent auth)"
+total=$(awk '/^relaymilter_decisions_total/ { n += $2 } END { print n + 0 }' "$tmp/scrape.final")
+if [ "$got" = "$want" ] && [ "$total" = "$(cat "$tmp/steady.sessions" "$tmp/reload.sessions" | wc -l)" ]; then
+    ok "metrics after phases 1 and 2: $total decisions, rule by rule as the sessions sent (default, allow-net, local-domain, authenticated: $got)"
+else
+    bad "metrics after phases 1 and 2: default, allow-net, local-domain, authenticated counted '$got', sent '$want'; $total decisions in all"
+fi
 
 # --- 3. kill -9 under load, then start again -------------------------------------------------------
 # Load, then kill -9 a third of the way in, down for a third, started again, and load for a third
