@@ -11,19 +11,21 @@
 #                check_client_access cidr:, reject_unauth_destination)
 #       b        relaymilter on a UNIX socket;  b-tcp on a TCP socket;  b-full with --protocol full
 #       b-100k   relaymilter with 100,000 more allow/deny nets in its conf
+#       b-metrics relaymilter with its metrics endpoint on, scraped once a second meanwhile
 #       c        a do-nothing libmilter milter (null_milter plain); c-lean negotiates as relaymilter
 #     for two mixes: allowed relays (accepted and delivered to a discard transport) and relay
 #     attempts refused at RCPT. In the refused mix the do-nothing milters cannot refuse, so
 #     Postfix's own restriction (as in a) refuses there, with the milter attached.
 #  3. Reload of a 1M-rule conf under traffic: its time, and whether any session failed.
 #  4. The policy lookup benchmark (policy_bench --quick).
-# PARTS="1 3" runs only those parts.
+# PARTS="1 3" runs only those parts; CONFIGS="b b-metrics" only those configurations of part 2.
 set -uo pipefail
 build=$(realpath "${1:?usage: mta_bench.sh BUILD_DIR [--quick]}")
 quick=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/harness.sh"
 . "$here/../e2e/postfix_lib.sh"
+. "$here/../lib/metrics_lib.sh"
 trap 'pf_stop; harness_cleanup' EXIT
 [ "$(id -u)" = 0 ] || harness_fail "run as root"
 
@@ -58,6 +60,10 @@ random_nets 100000 1 >"$tmp/nets-100k"
 cat "$tmp/allow.conf" "$tmp/nets-100k" >"$tmp/allow-100k.conf"
 cat "$tmp/refuse.conf" "$tmp/nets-100k" >"$tmp/refuse-100k.conf"
 "$relaymilter" -c "$tmp/allow-100k.conf" -n >/dev/null || harness_fail "the 100k conf does not load"
+metrics_port=$(harness_free_port)
+for mix in allow refuse; do
+    { cat "$tmp/$mix.conf"; echo "metrics = inet:$metrics_port@127.0.0.1"; } >"$tmp/$mix-metrics.conf"
+done
 
 # --- milters ----------------------------------------------------------------------------------
 MILTER_PID=""
@@ -178,7 +184,7 @@ fi
 # --- 2. throughput ----------------------------------------------------------------------------
 if part 2; then
 echo "2. Throughput: smtp-source -s $SESSIONS -m $MESSAGES per run, one message per session, $ROUNDS rounds"
-configs=(a b b-tcp b-full b-100k c c-lean)
+read -r -a configs <<<"${CONFIGS:-a b b-tcp b-full b-100k b-metrics c c-lean}"
 declare -A result
 for round in $(seq 1 "$ROUNDS"); do
     for config in "${configs[@]}"; do
@@ -189,12 +195,21 @@ for round in $(seq 1 "$ROUNDS"); do
               b-tcp)  start_milter relaymilter "$tmp/$mix.conf" lean tcp; postfix_milter "$MILTER_SPEC" ;;
               b-full) start_milter relaymilter "$tmp/$mix.conf" full; postfix_milter "$MILTER_SPEC" ;;
               b-100k) start_milter relaymilter "$tmp/$mix-100k.conf"; postfix_milter "$MILTER_SPEC" ;;
+              b-metrics)
+                start_milter relaymilter "$tmp/$mix-metrics.conf"; postfix_milter "$MILTER_SPEC"
+                harness_wait_for 10 harness_port_open "$metrics_port" || harness_fail "no metrics endpoint"
+                ( while metrics_scrape "$metrics_port" "$tmp/bench.scrape"; do sleep 1; done ) &
+                scraper=$! ;;
               c|c-lean)
                 local_mode=plain; [ "$config" = c-lean ] && local_mode=lean
                 start_milter null "$local_mode"
                 if [ "$mix" = allow ]; then postfix_milter "$MILTER_SPEC"; else postfix_own refuse "$MILTER_SPEC"; fi ;;
             esac
             result[$config,$mix]+="$(load "$mix") "
+            if [ "$config" = b-metrics ]; then
+                kill "$scraper"; wait "$scraper" 2>/dev/null
+                [ "$(metrics_value "$tmp/bench.scrape" relaymilter_sessions)" != absent ] || harness_fail "b-metrics: no scrape"
+            fi
         done
     done
     echo "   round $round done"
@@ -216,17 +231,20 @@ describe=(
   "b-tcp   relaymilter, TCP socket"
   "b-full  relaymilter --protocol full, UNIX socket"
   "b-100k  relaymilter, 100k more nets in its conf"
+  "b-metrics relaymilter, metrics on, scraped every second"
   "c       do-nothing milter (plain), UNIX socket"
   "c-lean  do-nothing milter negotiating as relaymilter"
 )
 for line in "${describe[@]}"; do
     config=${line%% *}
+    [ -n "${result[$config,allow]:-}" ] || continue
     printf "   %-56s %16s %16s\n" "$line" "$(med "$config" allow)" "$(med "$config" refuse)"
 done
 echo
 printf "   %-56s %16s %16s\n" "ratios (median of per-round ratios)" "allowed" "refused"
-for pair in "b a" "b c" "b c-lean" "b-tcp b" "b-100k b" "b-full b"; do
+for pair in "b a" "b c" "b c-lean" "b-tcp b" "b-100k b" "b-full b" "b-metrics b"; do
     set -- $pair
+    [ -n "${result[$1,allow]:-}" ] && [ -n "${result[$2,allow]:-}" ] || continue
     printf "   %-56s %16s %16s\n" "$1/$2" "$(ratio "$1" "$2" allow)" "$(ratio "$1" "$2" refuse)"
 done
 echo
