@@ -2,7 +2,7 @@
 # (sourced, not run). Its own config, queue and data directories under one directory, its log
 # in a file (maillog_file), chroot off, two SMTP listeners (127.0.0.1:PORT and 127.0.0.5:PORT,
 # and [::1]:PORT with PF_IPV6=1), Cyrus SASL against a sasldb of its own (users alice and bob,
-# password "secret"), a third listener for submission (127.0.0.1:PF_SUBMISSION_PORT), every
+# password "secret"; PF_USERS="alice bob carol" names others), a third listener for submission (127.0.0.1:PF_SUBMISSION_PORT), every
 # recipient handed to relaymilter through smtpd_milters, and every message
 # discarded: nothing leaves. The discard transports say where a message would have gone:
 # "status=sent (LOCAL)" for the local domains (example.com, [127.0.0.1]), "status=sent (RELAYED)"
@@ -12,6 +12,9 @@
 # `postfix -c DIR` without /etc/postfix/main.cf; 3.7.11 here did not. pf_postfix makes an empty
 # one only for the length of the command, when there is none, and removes it again: an empty
 # main.cf left behind would let the system's own Postfix start at boot with default settings.)
+# Several instances may run at once (the fleet test runs two): pf_start sets the PF_* variables to
+# the instance it started, pf_save NAME keeps them under NAME, pf_use NAME makes that instance the
+# current one again, pf_stop_all stops every saved one.
 # Needs harness.sh sourced first.
 
 # pf_postfix ARGS...: `postfix -c $PF_DIR/etc ARGS`.
@@ -51,7 +54,7 @@ sasldb_path: $PF_DIR/sasldb/sasldb2
 mech_list: PLAIN LOGIN
 SASL
     local login
-    for login in alice bob; do echo secret | saslpasswd2 -p -f "$PF_DIR/sasldb/sasldb2" -c -u mx.example.test "$login"; done
+    for login in ${PF_USERS:-alice bob}; do echo secret | saslpasswd2 -p -f "$PF_DIR/sasldb/sasldb2" -c -u mx.example.test "$login"; done
     chown postfix "$PF_DIR/sasldb/sasldb2"
     chmod 640 "$PF_DIR/sasldb/sasldb2"
 
@@ -142,4 +145,21 @@ pf_stop() {
     pf_postfix stop >/dev/null 2>&1 || true
     harness_wait_for 15 bash -c "! kill -0 $PF_MASTER_PID" || harness_stop_pid "$PF_MASTER_PID"
     PF_MASTER_PID=""
+}
+
+# pf_save NAME / pf_use NAME: remember the current instance as NAME, and make NAME current again.
+declare -gA PF_SAVED=()
+pf_save() { PF_SAVED[$1]="$PF_DIR|$PF_PORT|$PF_SUBMISSION_PORT|$PF_MASTER_PID"; }
+pf_use() {
+    IFS='|' read -r PF_DIR PF_PORT PF_SUBMISSION_PORT PF_MASTER_PID <<<"${PF_SAVED[$1]}"
+    SMTP_SERVER=127.0.0.1:$PF_PORT
+}
+# pf_stop_all: stops every saved instance (for an EXIT trap; safe to call twice).
+pf_stop_all() {
+    local name
+    for name in "${!PF_SAVED[@]}"; do
+        pf_use "$name"
+        pf_stop
+        pf_save "$name"
+    done
 }
