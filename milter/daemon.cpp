@@ -170,14 +170,14 @@ int run_daemon(const DaemonSettings& settings, LoadedPolicy loaded) {
     if (options.limits_store.shared()) {
         const StoreCheck check = RedisStore::check(options.limits_store, options.limits_store_timeout);
         if (check.result == StoreCheck::Result::refused) {
-            log_line(LOG_ERR, "limits-store = " + options.limits_store.display() + ": " + check.why);
+            log_line(LOG_ERR, "limits-store = " + options.limits_store.display() + ": " + check.reason);
             return EX_CONFIG;
         }
         auto* redis = new RedisStore(options.limits_store, store_options(options));
         g_redis_store = redis;
         g_limits_store = redis;
         if (check.result == StoreCheck::Result::unreachable) {
-            log_line(LOG_WARNING, "limits-store = " + options.limits_store.display() + ": cannot reach it now (" + check.why +
+            log_line(LOG_WARNING, "limits-store = " + options.limits_store.display() + ": cannot reach it now (" + check.reason +
                                       "); " + (options.limits_store_failure == StoreFailure::local
                                                    ? "counting locally until it answers"
                                                    : "authenticated relays get tempfail until it answers"));

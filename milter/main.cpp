@@ -130,6 +130,14 @@ std::string use_text(const LoginUse& use, const LoginLimits& limits) {
     return out + (out.empty() ? "" : ", ") + "locked: " + (use.locked_until ? "yes" : "no");
 }
 
+// A command's store: one round trip, and no daemon "store: ... down" line on the command's stderr
+// (the command reports the failure itself).
+RedisStoreOptions cli_store_options(const DaemonOptions& daemon) {
+    RedisStoreOptions options = store_options(daemon, StoreFailure::tempfail);
+    options.log = [](int, std::string_view) {};
+    return options;
+}
+
 int check_config_command(const std::string& conf_path, const LoadedPolicy& loaded, const DaemonSettings& settings) {
     // The conf itself parsed; what remains is the machine: errors stop the daemon, warnings may not.
     const SettingsCheck check = check_settings(settings, *loaded.conf);
@@ -152,7 +160,7 @@ int explain_command(const po::variables_map& vm, const LoadedPolicy& loaded) {
     }
     const DaemonOptions& daemon = loaded.conf->daemon;
     if (!login.empty() && loaded.policy->has_login_limits() && daemon.limits_store.shared()) {
-        RedisStore store(daemon.limits_store, store_options(daemon, StoreFailure::tempfail));
+        RedisStore store(daemon.limits_store, cli_store_options(daemon));
         const LoginLimits limits = loaded.policy->limits_of(login);
         const auto use = store.use(login_key(login), limits, wall_clock());
         std::cout << "USE " << login << " store=" << daemon.limits_store.display() << " use=\""
@@ -169,11 +177,11 @@ int unlock_command(const std::string& login, const LoadedPolicy& loaded) {
                      "reach; restart relaymilter to clear every lock, or share the limits through Redis\n";
         return EX_UNAVAILABLE;
     }
-    RedisStore store(daemon.limits_store, store_options(daemon, StoreFailure::tempfail));
+    RedisStore store(daemon.limits_store, cli_store_options(daemon));
     std::string why;
     const std::optional<bool> unlocked = store.unlock_shared(login_key(login), why);
     if (!unlocked) {
-        std::cerr << "relaymilter: --unlock " << login << ": " << daemon.limits_store.display() << ": " << why << "\n";
+        std::cerr << "relaymilter: --unlock " << login << ": " << why << "\n";  // why names the store
         return EX_UNAVAILABLE;
     }
     std::cout << login << (*unlocked ? ": unlocked in " : ": was not locked in ") << daemon.limits_store.display() << "\n";

@@ -213,12 +213,9 @@ std::unique_ptr<RedisStore::Connection> open_connection(const StoreAddress& addr
 
 }  // namespace
 
-std::string RedisStore::key_prefix(std::string_view login) {
-    uint64_t hash = 0xcbf29ce484222325ull;  // FNV-1a, 64 bits
-    for (char c : login) {
-        hash ^= static_cast<unsigned char>(c);
-        hash *= 0x100000001b3ull;
-    }
+std::string RedisStore::key_prefix(std::string_view login) { return key_prefix(login_id(login)); }
+
+std::string RedisStore::key_prefix(uint64_t hash) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::string prefix = "relaymilter:{";
     for (int shift = 60; shift >= 0; shift -= 4) prefix += kHex[(hash >> shift) & 0xf];
@@ -399,7 +396,7 @@ RelayCount RedisStore::relay(const RelayAttempt& a) {
                                         client_member(a.client),
                                         a.new_message ? "1" : "0",
                                         number(a.lock_seconds),
-                                        std::string(a.login),
+                                        login_key(a.login),
                                         options_.attempt_clock ? number(a.now) : ""};
     auto reply = call(Script::relay, args, deadline);
     if (!reply) return fall_back(a);
@@ -455,7 +452,7 @@ bool RedisStore::unlock(std::string_view login) {
 
 StoreCheck RedisStore::check(const StoreAddress& address, Microseconds timeout) {
     const std::string display = address.display();
-    if (!address.shared()) return {StoreCheck::Result::usable, ""};
+    if (!address.shared()) return {StoreCheck::Result::usable, "", ""};
     const auto deadline = Clock::now() + std::chrono::microseconds(timeout);
     Failure failure;
     auto connection = open_connection(address, timeout, deadline, failure);
@@ -467,12 +464,13 @@ StoreCheck RedisStore::check(const StoreAddress& address, Microseconds timeout) 
                               prefix + "clients", "0", "0", "0", "0", "0", ""});
         std::vector<ReplyPtr> replies;
         if (connection->exchange(wire, 1, replies, deadline, timeout, failure)) {
-            if (replies[0]->type != REDIS_REPLY_ERROR) return {StoreCheck::Result::usable, ""};
+            if (replies[0]->type != REDIS_REPLY_ERROR) return {StoreCheck::Result::usable, "", ""};
             failure = {std::string(replies[0]->str, replies[0]->len), true};
         }
     }
     const bool refused = failure.answered && !transient(failure.reason);
-    return {refused ? StoreCheck::Result::refused : StoreCheck::Result::unreachable, display + ": " + failure.reason};
+    return {refused ? StoreCheck::Result::refused : StoreCheck::Result::unreachable, display + ": " + failure.reason,
+            failure.reason};
 }
 
 RedisStoreOptions store_options(const DaemonOptions& conf, std::optional<StoreFailure> failure) {

@@ -47,7 +47,8 @@ struct StoreCheck {
         refused,      // Redis answered no (a wrong password, NOAUTH, no permission, no such DB)
     };
     Result result = Result::usable;
-    std::string why;  // "redis://127.0.0.1:6379: AUTH: WRONGPASS invalid username-password pair ..."
+    std::string why;     // "redis://127.0.0.1:6379: AUTH: WRONGPASS invalid username-password pair ..."
+    std::string reason;  // the same without the address, for messages that name the store already
 };
 
 class RedisStore final : public LimitStore {
@@ -80,9 +81,11 @@ public:
     [[nodiscard]] std::string last_error() const;
     [[nodiscard]] const StoreAddress& address() const { return address_; }
 
-    // "relaymilter:{HASH}:" where HASH is the FNV-1a 64 of the login, in hex: every key of the
-    // login starts so (":login" the buckets and the lock, ":clients" the addresses).
+    // "relaymilter:{HASH}:" where HASH is the login's login_id() (FNV-1a 64 of it in lower case),
+    // in hex: every key of the login starts so (":login" the buckets and the lock, ":clients" the
+    // addresses).
     [[nodiscard]] static std::string key_prefix(std::string_view login);
+    [[nodiscard]] static std::string key_prefix(uint64_t login_id);
 
     struct Connection;
     struct Failure;

@@ -112,10 +112,10 @@ SettingsCheck check_settings(const DaemonSettings& s, const Conf& conf) {
     if (s.conf.limits_store.shared()) {
         const StoreCheck store = RedisStore::check(s.conf.limits_store, s.conf.limits_store_timeout);
         if (store.result == StoreCheck::Result::refused) {
-            check.errors.push_back("limits-store = " + s.conf.limits_store.display() + ": " + store.why);
+            check.errors.push_back("limits-store = " + s.conf.limits_store.display() + ": " + store.reason);
         } else if (store.result == StoreCheck::Result::unreachable) {
             check.warnings.push_back("limits-store = " + s.conf.limits_store.display() + ": cannot reach it now (" +
-                                     store.why + "); the daemon starts anyway and counts " +
+                                     store.reason + "); the daemon starts anyway and counts " +
                                      (s.conf.limits_store_failure == StoreFailure::local
                                           ? "locally until it answers"
                                           : "nothing: authenticated relays get tempfail until it answers"));
