@@ -6,6 +6,7 @@
 #include "limit_store.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace relaymilter {
 
@@ -13,20 +14,38 @@ namespace {
 
 constexpr int64_t kOne = 1'000'000;  // one recipient or message in a bucket's level
 
+// a * b / c for a, b >= 0 and c > 0, in 64 bits when a * b fits (nearly always: a 128-bit
+// division is a library call, several times dearer, and a decision makes up to four of these).
+int64_t mul_div(int64_t a, int64_t b, int64_t c) {
+    int64_t product = 0;
+    if (!__builtin_mul_overflow(a, b, &product)) return product / c;
+    const __int128 wide = static_cast<__int128>(a) * b / c;
+    return wide > INT64_MAX ? INT64_MAX : static_cast<int64_t>(wide);
+}
+
 // The level of a bucket at `now`, drained at `rate` since it was last counted.
 int64_t drained(int64_t level, Microseconds updated, const Rate& rate, Microseconds now) {
     if (now <= updated || level <= 0) return std::max<int64_t>(level, 0);
-    const __int128 drain = static_cast<__int128>(now - updated) * rate.count / rate.period_seconds;
-    return drain >= level ? 0 : level - static_cast<int64_t>(drain);
+    const int64_t drain = mul_div(now - updated, rate.count, rate.period_seconds);
+    return drain >= level ? 0 : level - drain;
 }
 
 // When a bucket at `level` is empty again.
 Microseconds empty_at(int64_t level, Microseconds now, const Rate& rate) {
     if (level <= 0) return now;
-    return now + static_cast<Microseconds>(static_cast<__int128>(level) * rate.period_seconds / rate.count) + 1;
+    const int64_t wait = mul_div(level, rate.period_seconds, rate.count);
+    return wait >= INT64_MAX - 1 - now ? INT64_MAX : now + wait + 1;
 }
 
 }  // namespace
+
+MemoryStore::Seen MemoryStore::seen(const ClientKey& client, Microseconds now) {
+    return {{static_cast<uint32_t>(client.high >> 32), static_cast<uint32_t>(client.high),
+             static_cast<uint32_t>(client.low >> 32), static_cast<uint32_t>(client.low)},
+            static_cast<uint32_t>((now + kSecond - 1) / kSecond)};
+}
+
+Microseconds MemoryStore::seen_at(const Seen& s) { return static_cast<Microseconds>(s.last_second) * kSecond; }
 
 ClientKey ClientKey::of(const std::optional<IpAddress>& address) {
     if (!address) return {};
@@ -36,27 +55,26 @@ ClientKey ClientKey::of(const std::optional<IpAddress>& address) {
     return key;
 }
 
-MemoryStore::Shard& MemoryStore::shard_of(std::string_view login) {
-    return shards_[(Hash{}(login) >> 7) % kShards];
+MemoryStore::Shard& MemoryStore::shard_of(uint64_t login) {
+    return shards_[(login ^ (login >> 32)) % kShards];  // the map's buckets take the low bits
 }
 
 RelayCount MemoryStore::relay(const RelayAttempt& a) {
-    Shard& shard = shard_of(a.login);
+    const uint64_t id = login_id(a.login);
+    Shard& shard = shard_of(id);
     std::lock_guard lock(shard.mutex);
-    auto it = shard.entries.find(a.login);
-    if (it == shard.entries.end()) it = shard.entries.emplace(std::string(a.login), Entry{}).first;
-    Entry& e = it->second;
+    Entry& e = shard.entries[id];
     if (e.locked_until > a.now) return {RelayCount::Outcome::locked, 0, e.locked_until};
 
     if (a.limits.clients && a.client.known) {
         const Microseconds window = static_cast<Microseconds>(a.limits.clients->period_seconds) * kSecond;
-        std::erase_if(e.clients, [&](const Seen& s) { return s.last + window <= a.now; });
-        auto seen = std::find_if(e.clients.begin(), e.clients.end(),
-                                 [&](const Seen& s) { return s.high == a.client.high && s.low == a.client.low; });
-        if (seen != e.clients.end()) {
-            seen->last = a.now;
+        std::erase_if(e.clients, [&](const Seen& s) { return seen_at(s) + window <= a.now; });
+        const Seen client = seen(a.client, a.now);
+        auto it_seen = std::find_if(e.clients.begin(), e.clients.end(), [&](const Seen& s) { return s.key == client.key; });
+        if (it_seen != e.clients.end()) {
+            it_seen->last_second = client.last_second;
         } else if (e.clients.size() < a.limits.clients->count) {
-            e.clients.push_back({a.client.high, a.client.low, a.now});
+            e.clients.push_back(client);
         } else {
             e.locked_until = a.now + static_cast<Microseconds>(a.lock_seconds) * kSecond;
             e.idle_at = std::max(e.idle_at, e.locked_until);
@@ -87,7 +105,7 @@ RelayCount MemoryStore::relay(const RelayAttempt& a) {
     }
     if (a.limits.clients) {
         for (const Seen& s : e.clients) {
-            idle = std::max(idle, s.last + static_cast<Microseconds>(a.limits.clients->period_seconds) * kSecond);
+            idle = std::max(idle, seen_at(s) + static_cast<Microseconds>(a.limits.clients->period_seconds) * kSecond);
         }
     }
     e.idle_at = idle;
@@ -102,9 +120,10 @@ void MemoryStore::expire(Microseconds now) {
 }
 
 std::optional<LoginUse> MemoryStore::use(std::string_view login, const LoginLimits& limits, Microseconds now) {
-    Shard& shard = shard_of(login);
+    const uint64_t id = login_id(login);
+    Shard& shard = shard_of(id);
     std::lock_guard lock(shard.mutex);
-    auto it = shard.entries.find(login);
+    auto it = shard.entries.find(id);
     if (it == shard.entries.end()) return LoginUse{};
     const Entry& e = it->second;
     LoginUse use;
@@ -116,9 +135,10 @@ std::optional<LoginUse> MemoryStore::use(std::string_view login, const LoginLimi
 }
 
 bool MemoryStore::unlock(std::string_view login) {
-    Shard& shard = shard_of(login);
+    const uint64_t id = login_id(login);
+    Shard& shard = shard_of(id);
     std::lock_guard lock(shard.mutex);
-    auto it = shard.entries.find(login);
+    auto it = shard.entries.find(id);
     if (it == shard.entries.end() || it->second.locked_until == 0) return false;
     lock_lifted(it->second.locked_until);
     it->second.locked_until = 0;

@@ -30,12 +30,18 @@ std::optional<Rate> resolve(const LimitSetting& login, const LimitSetting& domai
 
 }  // namespace
 
-std::string login_key(std::string_view login) {
-    std::string key(login);
-    for (char& c : key) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+uint64_t login_id(std::string_view login) {
+    uint64_t hash = 0xcbf29ce484222325ull;  // FNV-1a, 64 bits
+    for (char c : login) {
+        hash ^= static_cast<unsigned char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+        hash *= 0x100000001b3ull;
     }
-    return key;
+    return hash;
+}
+
+LoginKey::LoginKey(std::string_view login) : size_(login.size()) {
+    char* out = size_ <= small_.size() ? small_.data() : (large_.resize(size_), large_.data());
+    for (char c : login) *out++ = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 std::string duration_text(uint32_t seconds) {
@@ -145,8 +151,12 @@ bool LimitTable::add(std::string_view who, const LimitSettings& settings) {
 }
 
 LoginLimits LimitTable::lookup(std::string_view login) const {
+    if (logins_.empty() && domains_.empty()) return lookup_key({});  // no override: no key needed
+    return lookup_key(login_key(login));
+}
+
+LoginLimits LimitTable::lookup_key(std::string_view key) const {
     static const LimitSettings kUnset;
-    const std::string key = login_key(login);
     const LimitSettings* exact = &kUnset;
     const LimitSettings* domain = &kUnset;
     if (!logins_.empty()) {
@@ -154,7 +164,7 @@ LoginLimits LimitTable::lookup(std::string_view login) const {
     }
     if (!domains_.empty()) {
         const auto at = key.rfind('@');
-        if (at != std::string::npos) {
+        if (at != std::string_view::npos) {
             if (auto it = domains_.find(key.substr(at + 1)); it != domains_.end()) domain = &it->second;
         }
     }

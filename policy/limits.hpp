@@ -3,7 +3,9 @@
 // read from. Plain values only; the counting lives in a LimitStore (limit_store.hpp).
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,6 +58,12 @@ struct LoginLimits {
 // "recipients=N/PERIOD messages=N/PERIOD clients=N/PERIOD" or "none", as login-limit's SETTINGS.
 [[nodiscard]] std::optional<LimitSettings> parse_limit_settings(std::string_view text, std::string& why);
 
+// A hash for maps keyed on std::string that are looked up by std::string_view, without a copy.
+struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 // Every level, and the lookup of the limits of a login (case-insensitive).
 class LimitTable {
 public:
@@ -63,15 +71,38 @@ public:
     // `who` is "alice@example.com" or "@example.org"; false when it was given before.
     bool add(std::string_view who, const LimitSettings& settings);
     [[nodiscard]] LoginLimits lookup(std::string_view login) const;
+    // The same for a login already in login_key() form: no copy, for the decision path.
+    [[nodiscard]] LoginLimits lookup_key(std::string_view key) const;
     [[nodiscard]] bool any() const;  // whether any level sets a limit
 
 private:
+    using Levels = std::unordered_map<std::string, LimitSettings, StringHash, std::equal_to<>>;
     LimitSettings global_;
-    std::unordered_map<std::string, LimitSettings> logins_;   // lower-case login
-    std::unordered_map<std::string, LimitSettings> domains_;  // lower-case, without the '@'
+    Levels logins_;   // lower-case login
+    Levels domains_;  // lower-case, without the '@'
 };
 
-// A login in the form the limits and the store key on: lower case.
-[[nodiscard]] std::string login_key(std::string_view login);
+// A login in the form the limits and the store key on: lower case. The decision path makes one
+// per counted relay, so logins of up to 64 bytes are lowered on the stack, not the heap.
+class LoginKey {
+public:
+    explicit LoginKey(std::string_view login);
+    LoginKey(const LoginKey&) = delete;  // view() may point into this object
+    LoginKey& operator=(const LoginKey&) = delete;
+    [[nodiscard]] std::string_view view() const {
+        return size_ <= small_.size() ? std::string_view(small_.data(), size_) : std::string_view(large_);
+    }
+
+private:
+    std::array<char, 64> small_;
+    std::string large_;
+    size_t size_ = 0;
+};
+[[nodiscard]] inline std::string login_key(std::string_view login) { return std::string(LoginKey(login).view()); }
+
+// What the limit stores key a login on: FNV-1a (64 bits) of its login_key() form, lowered on the
+// fly (no copy). Logins with the same id would share one budget and one lock: stricter, never
+// looser. The Redis store's keys carry it, so every host and both stores agree.
+[[nodiscard]] uint64_t login_id(std::string_view login);
 
 }  // namespace relaymilter

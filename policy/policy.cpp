@@ -113,8 +113,7 @@ Decision Policy::counted_relay(const Client& client, Counting* counting) const {
     if (!has_limits_ || !counting) return accepted;
     const LoginLimits limits = options_.limits.lookup(client.login);
     if (!limits.any()) return accepted;
-    const std::string login = login_key(client.login);
-    const RelayCount count = counting->store.relay(RelayAttempt{login, limits, ClientKey::of(client.address),
+    const RelayCount count = counting->store.relay(RelayAttempt{client.login, limits, ClientKey::of(client.address),
                                                                 counting->new_message, counting->now, options_.lock_seconds});
     const Verdict limit_verdict = options_.limit_reply.code[0] == '4' ? Verdict::tempfail : Verdict::reject;
     const Verdict lock_verdict = options_.lock_reply.code[0] == '4' ? Verdict::tempfail : Verdict::reject;
