@@ -18,6 +18,10 @@
 #     Postfix's own restriction (as in a) refuses there, with the milter attached.
 #  3. Reload of a 1M-rule conf under traffic: its time, and whether any session failed.
 #  4. The policy lookup benchmark (policy_bench --quick).
+#  5. Authenticated relays (smtp_load --kinds auth: SMTP AUTH, then a foreign recipient), configs
+#     interleaved round by round, medians: relaymilter with no limit keys; with login limits in
+#     the memory store; with them in a private redis-server on loopback (limits-store). The
+#     limits are set high enough that nothing is refused: this is their cost, not their effect.
 # PARTS="1 3" runs only those parts; CONFIGS="b b-metrics" only those configurations of part 2.
 set -uo pipefail
 build=$(realpath "${1:?usage: mta_bench.sh BUILD_DIR [--quick]}")
@@ -26,14 +30,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/harness.sh"
 . "$here/../e2e/postfix_lib.sh"
 . "$here/../lib/metrics_lib.sh"
-trap 'pf_stop; harness_cleanup' EXIT
+. "$here/../lib/redis_lib.sh"
+trap 'pf_stop; redis_stop_all "$HARNESS_TMP"; harness_cleanup' EXIT
 [ "$(id -u)" = 0 ] || harness_fail "run as root"
 
-PARTS=${PARTS:-1 2 3 4}
+PARTS=${PARTS:-1 2 3 4 5}
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 MESSAGES=${MESSAGES:-2000}
 ROUNDS=${ROUNDS:-5}
-if [ "$quick" = --quick ]; then MESSAGES=400; ROUNDS=3; fi
+AUTH_SECONDS=${AUTH_SECONDS:-10}
+if [ "$quick" = --quick ]; then MESSAGES=400; ROUNDS=3; AUTH_SECONDS=4; fi
 SESSIONS=20
 relaymilter=$build/milter/relaymilter
 harness_tmpdir
@@ -59,7 +65,7 @@ random_nets() {
 random_nets 100000 1 >"$tmp/nets-100k"
 cat "$tmp/allow.conf" "$tmp/nets-100k" >"$tmp/allow-100k.conf"
 cat "$tmp/refuse.conf" "$tmp/nets-100k" >"$tmp/refuse-100k.conf"
-"$relaymilter" -c "$tmp/allow-100k.conf" -n >/dev/null || harness_fail "the 100k conf does not load"
+"$relaymilter" -c "$tmp/allow-100k.conf" -p "unix:$run/check.sock" -n >/dev/null || harness_fail "the 100k conf does not load"
 metrics_port=$(harness_free_port)
 for mix in allow refuse; do
     { cat "$tmp/$mix.conf"; echo "metrics = inet:$metrics_port@127.0.0.1"; } >"$tmp/$mix-metrics.conf"
@@ -283,4 +289,53 @@ fi
 if part 4; then
 echo "4. Policy lookups (build/test/bench/policy_bench --quick)"
 "$build/test/bench/policy_bench" --quick | sed 's/^/   /'
+fi
+
+# --- 5. authenticated relays: no limits, limits in memory, limits in Redis ---------------------
+if part 5; then
+echo
+echo "5. Authenticated relays: smtp_load --kinds auth, $SESSIONS sessions at once, ${AUTH_SECONDS} s per run, $ROUNDS rounds"
+redis_port=$(harness_free_port)
+redis_start "$tmp" bench-redis "$redis_port" || harness_fail "no redis-server"
+limits="login-recipient-limit = 1000000/1h
+login-message-limit = 1000000/1h
+login-client-limit = 1000/1d"
+printf 'local-domain = example.com\nlog = stderr\n' >"$tmp/auth-none.conf"
+printf 'local-domain = example.com\nlog = stderr\n%s\n' "$limits" >"$tmp/auth-memory.conf"
+printf 'local-domain = example.com\nlog = stderr\n%s\nlimits-store = redis://127.0.0.1:%s\n' "$limits" "$redis_port" >"$tmp/auth-redis.conf"
+declare -A auth
+for round in $(seq 1 "$ROUNDS"); do
+    for config in none memory redis; do
+        start_milter relaymilter "$tmp/auth-$config.conf"
+        postfix_milter "$MILTER_SPEC"
+        start=$(date +%s%N)
+        "$build/test/smtp_load" --server "127.0.0.1:$PF_PORT" --sessions "$SESSIONS" --seconds "$AUTH_SECONDS" \
+            --kinds auth --auth-user alice@mx.example.test --auth-password secret --out "$tmp/auth.sessions" >"$tmp/auth.summary"
+        end=$(date +%s%N)
+        n=$(wc -l <"$tmp/auth.sessions")
+        right=$(awk '$4 == "ok"' "$tmp/auth.sessions" | wc -l)
+        [ "$n" -gt 0 ] && [ "$right" = "$n" ] || harness_fail "auth $config: $right of $n sessions relayed: $(cat "$tmp/auth.summary")"
+        auth[$config]+="$(awk -v n="$n" -v ns="$((end - start))" 'BEGIN { printf "%.1f", n / (ns / 1e9) }') "
+    done
+    echo "   round $round done"
+done
+stop_milter
+grep -q "store: redis://127.0.0.1:$redis_port down" "$tmp/relaymilter.log" && harness_fail "the Redis store went down during the runs"
+keys=$(redis-cli -p "$redis_port" --scan --pattern 'relaymilter:*' | wc -l)
+[ "$keys" -gt 0 ] || harness_fail "the redis config counted nothing in Redis"
+auth_med() { tr ' ' '\n' <<<"${auth[$1]}" | sed '/^$/d' | median; }
+auth_ratio() {
+    local -a xs ys
+    read -r -a xs <<<"${auth[$1]}"
+    read -r -a ys <<<"${auth[$2]}"
+    for i in "${!xs[@]}"; do awk -v x="${xs[$i]}" -v y="${ys[$i]}" 'BEGIN { printf "%.3f\n", x / y }'; done | median
+}
+echo
+printf "   %-56s %16s\n" "authenticated relays: sessions per second (median of $ROUNDS)" ""
+printf "   %-56s %16s\n" "none    relaymilter, no limit keys" "$(auth_med none)"
+printf "   %-56s %16s\n" "memory  login limits, memory store" "$(auth_med memory)"
+printf "   %-56s %16s\n" "redis   login limits, Redis store on loopback" "$(auth_med redis)"
+printf "   %-56s %16s\n" "memory/none (median of per-round ratios)" "$(auth_ratio memory none)"
+printf "   %-56s %16s\n" "redis/memory" "$(auth_ratio redis memory)"
+echo "   ($keys relaymilter:* keys in Redis afterwards: the redis runs counted there)"
 fi

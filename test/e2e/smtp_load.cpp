@@ -4,12 +4,12 @@
 // did to relaymilter (reloads, kill -9). Loopback only; bounded by --seconds, or ended sooner by
 // SIGTERM or SIGINT (sessions under way finish, and every line is written).
 //   smtp_load --server 127.0.0.1:PORT --sessions N --seconds S --out FILE
-//             [--auth-user USER --auth-password PASS] [--retry-pause-ms MS]
+//             [--auth-user USER --auth-password PASS] [--retry-pause-ms MS] [--kinds LIST]
 // After a session that failed (tempfail or error) a worker waits --retry-pause-ms (default 0)
 // before its next one, as a real client does not retry at once: 500 workers retrying at once
 // while the milter is down keep a 2-core machine so busy that a restarted relaymilter needed
 // 5-12 s to start instead of 0.1-0.3 s.
-// Session kinds, in turn:
+// Session kinds, in turn (--kinds refused,auth: only those; default all four):
 //   refused   from 127.0.0.2 to <nN@refused.test>: must get 550 at RCPT
 //   allowed   from 127.0.0.3 (allow-net) to <nN@allowed.test>: must get 250, then be queued
 //   local     from 127.0.0.2 to <nN@example.com>: must get 250, then be queued
@@ -22,6 +22,7 @@
 //   error     no answer: connection refused, reset, or timeout
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -42,6 +43,7 @@ struct Options {
     std::string out = "/dev/stdout";
     std::string auth_user, auth_password;
     int retry_pause_ms = 0;
+    std::vector<int> kinds{0, 1, 2, 3};  // Kind values, taken in turn
 };
 
 std::atomic<bool> g_stop{false};
@@ -130,6 +132,20 @@ int main(int argc, char** argv) {
             o.auth_password = value;
         } else if (key == "--retry-pause-ms") {
             o.retry_pause_ms = std::stoi(value);
+        } else if (key == "--kinds") {
+            o.kinds.clear();
+            for (size_t at = 0; at <= value.size();) {
+                const size_t end = std::min(value.find(',', at), value.size());
+                const std::string name = value.substr(at, end - at);
+                int k = 0;
+                while (k < 4 && name != kind_name(static_cast<Kind>(k))) ++k;
+                if (k == 4) {
+                    std::fprintf(stderr, "smtp_load: --kinds: unknown kind '%s' (refused, allowed, local, auth)\n", name.c_str());
+                    return 64;
+                }
+                o.kinds.push_back(k);
+                at = end + 1;
+            }
         } else {
             std::fprintf(stderr, "smtp_load: unknown option %s\n", key.c_str());
             return 64;
@@ -151,7 +167,7 @@ int main(int argc, char** argv) {
             long i = w;
             while (now_ns() < stop_at && !g_stop.load()) {
                 const long n = counter.fetch_add(1);
-                const Kind kind = static_cast<Kind>(i++ % 4);
+                const Kind kind = static_cast<Kind>(o.kinds[static_cast<size_t>(i++) % o.kinds.size()]);
                 const int64_t start = now_ns();
                 const Result r = session(o, kind, n);
                 const int64_t end = now_ns();
