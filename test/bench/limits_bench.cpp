@@ -17,6 +17,7 @@
 #include <cstring>
 #include <fstream>
 #include <latch>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -147,6 +148,36 @@ std::array<double, 3> parts(const Policy& limited, const Workload& w, size_t cou
     return ns;
 }
 
+// The control for the scaling figures: only the store's shard locks, no store. Each thread locks
+// and unlocks the shard mutex its logins map to (1024 mutexes, one cache line each), as relay()
+// does, and nothing else. CPU ns per lock and unlock; the rise from 1 to 2 threads is the cost of
+// a lock's cache line moving between the cores, which no sharding of shared logins avoids.
+double lock_control(const Workload& w, int threads, size_t total) {
+    struct alignas(64) Padded {
+        std::mutex mutex;
+    };
+    std::vector<Padded> locks(1024);
+    std::vector<uint64_t> ids;
+    for (const std::string& login : w.logins) ids.push_back(login_id(login));
+    const size_t each = total / static_cast<size_t>(threads);
+    std::vector<double> cpu(static_cast<size_t>(threads));
+    std::vector<std::thread> running;
+    for (size_t t = 0; t < static_cast<size_t>(threads); ++t) {
+        running.emplace_back([&, t] {
+            const double start = thread_cpu_seconds();
+            for (size_t i = 0; i < each; ++i) {
+                const uint64_t id = ids[(t + i * static_cast<size_t>(threads)) % kLogins];
+                std::lock_guard lock(locks[(id ^ (id >> 32)) % locks.size()].mutex);
+            }
+            cpu[t] = thread_cpu_seconds() - start;
+        });
+    }
+    for (auto& t : running) t.join();
+    double sum = 0;
+    for (double c : cpu) sum += c;
+    return sum * 1e9 / double(each * static_cast<size_t>(threads));
+}
+
 void decision_figures(bool quick) {
     const int rounds = quick ? 3 : 9;
     const size_t total = quick ? 240'000 : 960'000;  // decisions per run, shared by its threads
@@ -163,7 +194,7 @@ void decision_figures(bool quick) {
     // [hot][threads][limits on]: per round; ratio: per-round (with / without) of CPU per decision.
     std::vector<double> cpu[2][3][2], wall[2][3][2], ratio[2][3];
     long refused[2][3][2] = {};
-    std::vector<double> part_ns[3];
+    std::vector<double> part_ns[3], control_ns[2];
     for (int round = 0; round < rounds; ++round) {
         for (int hot = 0; hot < 2; ++hot) {
             for (size_t t = 0; t < 3; ++t) {
@@ -179,6 +210,7 @@ void decision_figures(bool quick) {
         }
         const auto p = parts(*limited, w, total);
         for (size_t i = 0; i < 3; ++i) part_ns[i].push_back(p[i]);
+        for (size_t t = 0; t < 2; ++t) control_ns[t].push_back(lock_control(w, kThreadCounts[t], total));
     }
 
     std::printf("limits_bench part 1: one relay decision for an authenticated client (recipient parsed,\n"
@@ -209,6 +241,9 @@ void decision_figures(bool quick) {
                 "  login_id (the store's key: the login hashed, lowered)  %6.1f\n"
                 "  MemoryStore::relay called directly (login_id included) %6.1f\n",
                 median(part_ns[0]), median(part_ns[1]), median(part_ns[2]));
+    std::printf("\ncontrol: the shard locks alone (lock and unlock, 10,000 logins over 1024 shards), CPU ns each:\n"
+                "  1 thread %.1f, 2 threads %.1f (the difference: a lock's cache line moving between cores)\n",
+                median(control_ns[0]), median(control_ns[1]));
 }
 
 // VmRSS of this process, in bytes.
