@@ -28,7 +28,9 @@ struct RedisStoreOptions {
     // While Redis is down, one decision tries it again after retry_first, then after twice as
     // long each time, up to retry_most: never a connection attempt per recipient.
     Microseconds retry_first = 250'000;
-    Microseconds retry_most = kSecond;
+    // Half a second: once Redis is back, shared counting resumes within about that (plus the
+    // next decision); a down Redis costs each host two connection attempts a second.
+    Microseconds retry_most = kSecond / 2;
     // Where the "down" and "back" lines go; log_line (milter/log.hpp) when empty.
     std::function<void(int priority, std::string_view line)> log;
     // Tests only: judge by each attempt's `now` instead of Redis's TIME (to compare the script
